@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine: `make demo` and `make test` (both create .venv and install on first use).
+# CPU machines: torch/torchvision are pinned by constraints-cpu.txt. On a CUDA machine install your CUDA build of
+# torch first and run `make install CONSTRAINTS=` (see README).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS ?= -c constraints-cpu.txt
+DEMO_DATA ?= demo_data/zju
+DEMO_OUT ?= demo_outputs
+DEMO_STEPS ?= 1500
+
+.PHONY: install test test-fast demo clean-demo
+
+$(BIN)/.ghnerf-installed: pyproject.toml constraints-cpu.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install $(CONSTRAINTS) torch torchvision
+	$(BIN)/python -m pip install $(CONSTRAINTS) -e ".[dev]"
+	# ns-render (and mediapy) look for an `ffmpeg` executable: use the static one shipped in the imageio-ffmpeg wheel.
+	ln -sf "$$($(BIN)/python -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')" $(BIN)/ffmpeg
+	touch $@
+
+install: $(BIN)/.ghnerf-installed
+
+test: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 -q tests
+
+test-fast: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 -q -m "not slow" tests
+
+demo: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_DATA=$(DEMO_DATA) DEMO_OUT=$(DEMO_OUT) DEMO_STEPS=$(DEMO_STEPS) bash scripts/demo.sh
+
+clean-demo:
+	rm -rf $(DEMO_DATA) $(DEMO_OUT)
