@@ -1,0 +1,151 @@
+"""The OpenPose-style peak procedure of GHNeRF (paper 3.4) in any number of spatial dimensions (2D images, 3D volumes).
+
+Per joint channel:
+
+1. smooth the map with a Gaussian filter (``scipy.ndimage.gaussian_filter``, mode ``reflect``, as pytorch-openpose);
+2. binarise it: ``smoothed > threshold``;
+3. split the binary map into connected regions (``scipy.ndimage.label``; ``connectivity`` 1 = face neighbours,
+   ``ndim`` = also diagonal neighbours, the default);
+4. the peak of a region is its voxel with the largest *smoothed* value (ties: first in raster order);
+5. the joint is the peak of the strongest region. "Strongest" is the smoothed value at the region peak by default
+   (``rank_by="smoothed"``: the filter is there to make the choice robust to single-pixel spikes); ``rank_by="raw"``
+   ranks by the unsmoothed value instead, as OpenPose ranks its candidates. Ties: first in raster order;
+6. the joint's score is the **unsmoothed** value at the (integer) peak, as OpenPose reports it;
+7. optionally the position is refined to sub-voxel precision with a 1D quadratic through the peak and its two
+   neighbours on the smoothed map, per axis (offset clamped to +-0.5; no refinement on an axis at the border).
+
+A channel with no value above the threshold has no joint: ``found`` is False and its position and score are 0 (the
+OpenPose JSON convention for undetected joints), so callers must use ``found``, never the zeros.
+
+All channels are processed at once: the filter has zero width along the channel axis and the labelling structure
+connects nothing across channels, so one ``label`` call and two ``lexsort`` calls do the work of per-joint loops.
+"""
+
+from dataclasses import dataclass
+from typing import Literal, Sequence, Union
+
+import numpy as np
+from scipy import ndimage
+
+RankBy = Literal["smoothed", "raw"]
+
+
+@dataclass
+class RegionPeaks:
+    """Best peak per channel of a ``[*spatial, J]`` map (numpy, float64)."""
+
+    position: np.ndarray
+    """(J, ndim) float64: peak position in index units along each spatial axis (sub-voxel when refined); 0 if missing."""
+    score: np.ndarray
+    """(J,) float64: unsmoothed value at the integer peak; 0 if missing."""
+    smoothed_value: np.ndarray
+    """(J,) float64: smoothed value at the integer peak; 0 if missing."""
+    found: np.ndarray
+    """(J,) bool: whether the channel had any value above the threshold."""
+
+
+def gaussian_smooth(maps: np.ndarray, sigma: Union[float, Sequence[float]]) -> np.ndarray:
+    """Gaussian filter over the spatial axes of a ``[*spatial, J]`` map (no smoothing across channels).
+
+    ``sigma`` is one value for all spatial axes or one per axis, in index units; 0 disables smoothing on that axis.
+    """
+    ndim = maps.ndim - 1
+    sigmas = [float(sigma)] * ndim if np.isscalar(sigma) else [float(s) for s in sigma]  # type: ignore[arg-type]
+    if len(sigmas) != ndim:
+        raise ValueError(f"expected {ndim} filter sigmas (one per spatial axis), got {len(sigmas)}")
+    if any(s < 0 for s in sigmas):
+        raise ValueError(f"filter sigma must be >= 0, got {sigmas}")
+    if all(s == 0 for s in sigmas):
+        return maps.astype(np.float64, copy=True)
+    return ndimage.gaussian_filter(maps.astype(np.float64), sigma=sigmas + [0.0], mode="reflect", truncate=4.0)
+
+
+def _channel_separated_structure(ndim: int, connectivity: int) -> np.ndarray:
+    if not 1 <= connectivity <= ndim:
+        raise ValueError(f"connectivity must be in [1, {ndim}] for {ndim}D maps, got {connectivity}")
+    spatial = ndimage.generate_binary_structure(ndim, connectivity)
+    structure = np.zeros((3,) * (ndim + 1), dtype=bool)
+    structure[..., 1] = spatial  # only the middle channel slice: regions never cross joint channels
+    return structure
+
+
+def _quadratic_offsets(smoothed: np.ndarray, index: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Per-axis vertex of the parabola through (left, centre, right) on the smoothed map, clamped to +-0.5."""
+    num_joints = smoothed.shape[-1]
+    ndim = smoothed.ndim - 1
+    offsets = np.zeros((num_joints, ndim), dtype=np.float64)
+    for j in np.flatnonzero(found):
+        idx = tuple(int(i) for i in index[j])
+        centre = smoothed[idx + (j,)]
+        for axis in range(ndim):
+            if idx[axis] == 0 or idx[axis] == smoothed.shape[axis] - 1:
+                continue
+            lo, hi = list(idx), list(idx)
+            lo[axis] -= 1
+            hi[axis] += 1
+            left, right = smoothed[tuple(lo) + (j,)], smoothed[tuple(hi) + (j,)]
+            curvature = left - 2.0 * centre + right
+            if curvature < 0:  # a proper maximum; 0 means a plateau: keep the integer peak
+                offsets[j, axis] = np.clip(0.5 * (left - right) / curvature, -0.5, 0.5)
+    return offsets
+
+
+def find_region_peaks(
+    maps: np.ndarray,
+    filter_sigma: Union[float, Sequence[float]],
+    threshold: float,
+    connectivity: int,
+    rank_by: RankBy = "smoothed",
+    subpixel: bool = False,
+) -> RegionPeaks:
+    """Runs the procedure in the module docstring on a ``[*spatial, J]`` map. See there for every rule."""
+    if maps.ndim < 2:
+        raise ValueError(f"expected a [*spatial, num_joints] map, got shape {maps.shape}")
+    if rank_by not in ("smoothed", "raw"):
+        raise ValueError(f"rank_by must be 'smoothed' or 'raw', got {rank_by!r}")
+    raw = np.nan_to_num(maps.astype(np.float64), nan=0.0)
+    ndim = raw.ndim - 1
+    num_joints = raw.shape[-1]
+    smoothed = gaussian_smooth(raw, filter_sigma)
+
+    labels, num_regions = ndimage.label(smoothed > threshold, structure=_channel_separated_structure(ndim, connectivity))
+    position = np.zeros((num_joints, ndim), dtype=np.float64)
+    score = np.zeros(num_joints, dtype=np.float64)
+    smoothed_value = np.zeros(num_joints, dtype=np.float64)
+    found = np.zeros(num_joints, dtype=bool)
+    if num_regions == 0:
+        return RegionPeaks(position, score, smoothed_value, found)
+
+    flat_labels = labels.ravel()
+    members = np.flatnonzero(flat_labels)  # flat indices into [*spatial, J], ascending = raster order per channel
+    member_labels = flat_labels[members]
+    member_values = smoothed.ravel()[members]
+    # Sort by region, then value descending, then raster order: the first row of each region is its peak.
+    order = np.lexsort((members, -member_values, member_labels))
+    sorted_labels = member_labels[order]
+    is_first = np.ones(len(order), dtype=bool)
+    is_first[1:] = sorted_labels[1:] != sorted_labels[:-1]
+    region_peaks = members[order][is_first]  # one flat index per region
+
+    peak_channel = region_peaks % num_joints
+    peak_spatial = region_peaks // num_joints
+    rank_source = smoothed if rank_by == "smoothed" else raw
+    peak_rank = rank_source.ravel()[region_peaks]
+    # Per channel: strongest region first, ties broken by raster order of the peak.
+    order = np.lexsort((peak_spatial, -peak_rank, peak_channel))
+    sorted_channels = peak_channel[order]
+    is_first = np.ones(len(order), dtype=bool)
+    is_first[1:] = sorted_channels[1:] != sorted_channels[:-1]
+    best = region_peaks[order][is_first]
+    channels = best % num_joints
+    index = np.stack(np.unravel_index(best // num_joints, raw.shape[:-1]), axis=-1)
+
+    found[channels] = True
+    position[channels] = index.astype(np.float64)
+    score[channels] = raw.ravel()[best]
+    smoothed_value[channels] = smoothed.ravel()[best]
+    if subpixel:
+        full_index = np.zeros((num_joints, ndim), dtype=np.int64)
+        full_index[channels] = index
+        position += _quadratic_offsets(smoothed, full_index, found)
+    return RegionPeaks(position, score, smoothed_value, found)

@@ -1,0 +1,1 @@
+"""Viewer-facing helpers: output visualisations (and GUI controls)."""
