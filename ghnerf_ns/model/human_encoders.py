@@ -1,0 +1,316 @@
+"""GHNeRF's human feature encoders: DINO ViT-S/8, ResNet34/18 pyramids, or none (supplement 1.1).
+
+All encoders take ``[num_views, 3, H, W]`` images in [0, 1] of any size (odd sizes included), apply
+ImageNet normalisation inside, and return a feature map at their native stride (``forward_lowres``) or
+upsampled bilinearly to the input resolution (``forward``, the paper's "full resolution" feature).
+
+Spatial convention (shared by every encoder): the input is zero-padded (black, like the masked
+backgrounds) at the right/bottom to a multiple of ``pad_multiple``, so the low-resolution map of size
+``h x w`` tiles the padded extent ``(h * stride) x (w * stride)`` exactly, starting at the top-left pixel.
+``forward`` upsamples over that padded extent and crops back to ``H x W``; ``sample_features_at_pixels``
+samples either map at OpenCV pixel coordinates with the same convention, so both agree.
+
+DINO ViT-S/8 (``dino_vits8``): the supplement says "features from the 9th and 11th layers ...
+concatenated. The resulting feature has a shape of 384 x H/8 x W/8". Two readings: layer numbers are
+taken as 1-based ordinals (``dino_layers=(9, 11)`` -> ``blocks[8]`` and ``blocks[10]`` of the 12);
+``(10, 12)`` gives the 0-based reading. Each block's patch tokens go through the final LayerNorm (as
+DINO's own ``get_intermediate_layers`` does). Concatenation gives 768 channels, not 384, so by default
+(``dino_fuse="project"``) the concatenation is followed by a learned 1x1 projection 768 -> 384,
+initialised to the average of the two layers: it keeps the concatenation the paper describes and the
+384 channels it reports, and starts from the parameter-free average. ``"mean"`` (average, 384) and
+``"concat"`` (768) are the alternatives. The projection is new (never pretrained), so it is trained even
+when the backbone is frozen. Blocks after the last one used are dropped: they would get no gradient
+(DDP's unused-parameter error) and cost time. Position embeddings (pretrained on a 28x28 grid) are
+resampled bicubically to the input's patch grid.
+
+ResNet (``resnet34``, ``resnet18``): pixelNeRF-style pyramid: conv1 (stride 2, 64), layer1 (4, 64),
+layer2 (8, 128), layer3 (16, 256) upsampled to H/2 x W/2 and concatenated: 512 x H/2 x W/2 (layer4 is
+not built). ``none``: no human feature (the ENeRF+Heatmap baseline), 0 channels.
+
+Weights: see ``ghnerf_ns.weights`` (local file, torch hub cache, download, else one clear error).
+``trainable=False`` is the paper's Table 6 "Pre" (frozen backbone: no grads, BatchNorm in eval mode,
+run under ``torch.no_grad``); ``trainable=True`` is "Fine" (fine-tuned, the paper's best).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+from nerfstudio.configs.base_config import InstantiateConfig
+from torch import Tensor, nn
+
+from ghnerf_ns.weights import load_into, obtain_pretrained_file, read_state_dict, resolve_weights_path
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_TIMM_NAMES = {"dino_vits8": "vit_small_patch8_224_dino", "resnet34": "resnet34", "resnet18": "resnet18"}
+"""Our encoder names -> timm 0.6.7 model names (their pretrained_cfg gives the weights URL)."""
+
+_CLI_PREFIX = "--pipeline.model.human-encoder"
+"""Where this config sits on the ns-train command line (used in error messages)."""
+
+
+@dataclass
+class HumanEncoderConfig(InstantiateConfig):
+    """Configuration of the human feature encoder (supplement 1.1)."""
+
+    _target: Callable[..., "HumanEncoder"] = field(default_factory=lambda: build_human_encoder)
+    name: Literal["dino_vits8", "resnet34", "resnet18", "none"] = "dino_vits8"
+    """Encoder: DINO ViT-S/8 (paper default), ResNet34/ResNet18 pyramid, or none (ENeRF+Heatmap baseline)."""
+    pretrained: bool = True
+    """Start from ImageNet/DINO pretrained weights (weights-path, else the torch hub cache, else a download; stops with a clear error when none works). False trains the encoder from scratch, explicitly."""
+    weights_path: Optional[Path] = None
+    """Local weights file (timm/torch state dict of the backbone, read weights-only) used instead of the torch hub cache or a download. Requires pretrained True."""
+    allow_download: bool = True
+    """Try to download pretrained weights into the torch hub cache when they are not there."""
+    trainable: bool = True
+    """Fine-tune the encoder (paper Table 6 "Fine", its best). False freezes it ("Pre"): no gradients, BatchNorm in eval mode, no autograd graph."""
+    dino_layers: Tuple[int, ...] = (9, 11)
+    """DINO blocks whose patch tokens are used, 1-based (ViT-S has 12 blocks; (10, 12) is the 0-based reading of the paper's "9th and 11th layers")."""
+    dino_fuse: Literal["project", "mean", "concat"] = "project"
+    """How the DINO layers are combined: concat + learned 1x1 projection to 384 (init: average), plain average (384), or concatenation (384 x number of layers)."""
+
+
+def sample_features_at_pixels(
+    features: Float[Tensor, "num_views C h w"],
+    xy: Float[Tensor, "num_views num_points 2"],
+    stride: int,
+) -> Float[Tensor, "num_views num_points C"]:
+    """Bilinearly sample an encoder map at OpenCV pixel coordinates (x right, y down, pixel centres at integers).
+
+    ``features`` covers the padded extent ``(h * stride) x (w * stride)`` from the top-left (the encoders'
+    convention), so pass ``stride=encoder.stride`` for ``forward_lowres`` maps and ``stride=1`` for ``forward``
+    maps. Points outside take the border value (as ``forward``'s bilinear upsampling does).
+    """
+    h, w = features.shape[-2:]
+    extent = xy.new_tensor([w * stride, h * stride])
+    grid = (xy + 0.5) / extent * 2.0 - 1.0  # align_corners=False: -1/+1 are the outer edges of the border cells
+    sampled = F.grid_sample(features, grid[:, :, None, :], mode="bilinear", padding_mode="border", align_corners=False)
+    return sampled[..., 0].transpose(1, 2)
+
+
+class HumanEncoder(nn.Module):
+    """Base class: normalisation, padding, frozen mode, and the low-res/full-res interface."""
+
+    out_channels: int
+    """Channels of the feature map."""
+    stride: int
+    """Input pixels per low-resolution feature cell."""
+    pad_multiple: int
+    """Inputs are zero-padded to a multiple of this (the coarsest stride inside the network)."""
+
+    def __init__(self, config: HumanEncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    # Subclasses: the pretrained part lives in `self.backbone` (frozen when not trainable); `_backbone_features`
+    # runs it, `_head` runs any new (always trainable) layers on top.
+    def _backbone_features(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _head(self, feats: Tensor) -> Tensor:
+        return feats
+
+    def _finish_init(self) -> None:
+        """Apply the frozen mode; call at the end of a subclass ``__init__``."""
+        if not self.config.trainable and hasattr(self, "backbone"):
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+
+    def train(self, mode: bool = True) -> "HumanEncoder":
+        super().train(mode)
+        if not self.config.trainable and hasattr(self, "backbone"):
+            self.backbone.eval()  # frozen BatchNorm keeps its ImageNet statistics, also during training
+        return self
+
+    def forward_lowres(self, images: Float[Tensor, "num_views 3 H W"]) -> Float[Tensor, "num_views C h w"]:
+        """Features at the native stride, covering the input padded to a multiple of ``pad_multiple``."""
+        height, width = images.shape[-2:]
+        pad_h = -height % self.pad_multiple
+        pad_w = -width % self.pad_multiple
+        # Pad with black (0 in [0, 1]), like the masked backgrounds, before normalising.
+        x = F.pad(images, (0, pad_w, 0, pad_h), value=0.0) if (pad_h or pad_w) else images
+        x = (x - self._mean) / self._std
+        if self.config.trainable:
+            feats = self._backbone_features(x)
+        else:
+            with torch.no_grad():
+                feats = self._backbone_features(x)
+        return self._head(feats)
+
+    def forward(self, images: Float[Tensor, "num_views 3 H W"]) -> Float[Tensor, "num_views C H W"]:
+        """Features upsampled bilinearly to the input resolution (the paper's full-resolution human feature)."""
+        height, width = images.shape[-2:]
+        low = self.forward_lowres(images)
+        if self.stride == 1:
+            return low[..., :height, :width]
+        size = (low.shape[-2] * self.stride, low.shape[-1] * self.stride)
+        full = F.interpolate(low, size=size, mode="bilinear", align_corners=False)
+        return full[..., :height, :width]
+
+
+class NoHumanEncoder(HumanEncoder):
+    """No human feature (ENeRF+Heatmap baseline): empty maps with 0 channels."""
+
+    out_channels = 0
+    stride = 1
+    pad_multiple = 1
+
+    def _backbone_features(self, x: Tensor) -> Tensor:
+        return x.new_zeros(x.shape[0], 0, x.shape[2], x.shape[3])
+
+
+class DinoHumanEncoder(HumanEncoder):
+    """DINO ViT-S/8 layers (default 9 and 11, 1-based) fused to 384 channels at stride 8."""
+
+    stride = 8
+    pad_multiple = 8
+
+    def __init__(self, config: HumanEncoderConfig) -> None:
+        super().__init__(config)
+        import timm
+
+        layers = tuple(config.dino_layers)
+        depth = 12  # ViT-S/8
+        if not layers or any(not 1 <= n <= depth for n in layers) or len(set(layers)) != len(layers):
+            raise ValueError(
+                f"{_CLI_PREFIX}.dino-layers {list(layers)}: need distinct 1-based block numbers in 1..{depth}."
+            )
+        weights_file = _resolve_weights_file(config)
+        self.backbone = timm.create_model(_TIMM_NAMES["dino_vits8"], pretrained=False, num_classes=0)
+        assert len(self.backbone.blocks) == depth
+        _load_weights(self.backbone, weights_file, vit=True)
+        # Drop the blocks after the last one used (no gradient would reach them: DDP error, wasted time).
+        self.backbone.blocks = self.backbone.blocks[: max(layers)]
+        self._block_ids = tuple(n - 1 for n in layers)
+        dim = self.backbone.embed_dim
+        self._grid_size = tuple(self.backbone.patch_embed.grid_size)
+        if config.dino_fuse == "project":
+            self.project: Optional[nn.Conv2d] = nn.Conv2d(dim * len(layers), dim, kernel_size=1)
+            with torch.no_grad():  # start as the average of the layers
+                eye = torch.eye(dim).repeat(1, len(layers)) / len(layers)
+                self.project.weight.copy_(eye[:, :, None, None])
+                self.project.bias.zero_()
+        else:
+            self.project = None
+        self.out_channels = dim * len(layers) if config.dino_fuse == "concat" else dim
+        self._finish_init()
+
+    def _pos_embed(self, grid_h: int, grid_w: int) -> Tensor:
+        """Position embeddings (class token first) resampled to a ``grid_h x grid_w`` patch grid."""
+        pos = self.backbone.pos_embed
+        prefix = self.backbone.num_prefix_tokens
+        if (grid_h, grid_w) == self._grid_size:
+            return pos
+        gh, gw = self._grid_size
+        grid = pos[:, prefix:].reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(grid_h, grid_w), mode="bicubic", align_corners=False)
+        return torch.cat([pos[:, :prefix], grid.flatten(2).transpose(1, 2)], dim=1)
+
+    def _backbone_features(self, x: Tensor) -> Tensor:
+        vit = self.backbone
+        # timm 0.6.7's PatchEmbed.forward asserts the 224x224 training size, so run its conv directly.
+        patches = vit.patch_embed.proj(x)
+        num_views, _, grid_h, grid_w = patches.shape
+        tokens = vit.patch_embed.norm(patches.flatten(2).transpose(1, 2))
+        tokens = torch.cat([vit.cls_token.expand(num_views, -1, -1), tokens], dim=1)
+        tokens = vit.pos_drop(tokens + self._pos_embed(grid_h, grid_w))
+        prefix = vit.num_prefix_tokens
+        outputs = []
+        for index, block in enumerate(vit.blocks):
+            tokens = block(tokens)
+            if index in self._block_ids:
+                outputs.append(vit.norm(tokens)[:, prefix:])
+        # Channel order follows config.dino_layers.
+        ordered = [outputs[sorted(self._block_ids).index(i)] for i in self._block_ids]
+        maps = [t.transpose(1, 2).reshape(num_views, -1, grid_h, grid_w) for t in ordered]
+        if self.config.dino_fuse == "mean":
+            return torch.stack(maps, dim=0).mean(dim=0)
+        return torch.cat(maps, dim=1)
+
+    def _head(self, feats: Tensor) -> Tensor:
+        return self.project(feats) if self.project is not None else feats
+
+
+class ResNetHumanEncoder(HumanEncoder):
+    """pixelNeRF-style ResNet pyramid (conv1, layer1-3) concatenated at stride 2: 512 channels."""
+
+    stride = 2
+    pad_multiple = 16
+
+    def __init__(self, config: HumanEncoderConfig) -> None:
+        super().__init__(config)
+        import timm
+
+        weights_file = _resolve_weights_file(config)
+        self.backbone = timm.create_model(
+            _TIMM_NAMES[config.name], pretrained=False, features_only=True, out_indices=(0, 1, 2, 3)
+        )
+        _load_weights(self.backbone, weights_file, vit=False)
+        self.out_channels = sum(self.backbone.feature_info.channels())
+        self._finish_init()
+
+    def _backbone_features(self, x: Tensor) -> Tensor:
+        pyramid = self.backbone(x)
+        size = pyramid[0].shape[-2:]  # conv1 output: exactly half the padded input
+        upsampled = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in pyramid[1:]]
+        return torch.cat([pyramid[0], *upsampled], dim=1)
+
+
+def _resolve_weights_file(config: HumanEncoderConfig) -> Optional[Path]:
+    """The weights file the config asks for (None: train from scratch). Called before the model is built,
+    so a missing file stops the run at once."""
+    from timm.models.registry import get_pretrained_cfg
+
+    path = resolve_weights_path(config.weights_path)
+    if path is not None and not config.pretrained:
+        raise ValueError(
+            f"{_CLI_PREFIX}.weights-path {path} was given together with {_CLI_PREFIX}.pretrained False: "
+            f"drop one of them (pretrained False means training the encoder from scratch)."
+        )
+    if not config.pretrained or path is not None:
+        return path
+    timm_name = _TIMM_NAMES[config.name]
+    url = get_pretrained_cfg(timm_name)["url"]
+    return obtain_pretrained_file(
+        url,
+        what=f"the human encoder '{config.name}' (timm {timm_name})",
+        ways_forward=[
+            f"give a local weights file: {_CLI_PREFIX}.weights-path FILE (human-encoder.weights-path), "
+            f"e.g. a copy of {url}, or put that file in the torch hub cache folder above;",
+            f"or train the encoder from scratch explicitly: {_CLI_PREFIX}.pretrained False.",
+        ],
+        allow_download=config.allow_download,
+    )
+
+
+def _load_weights(backbone: nn.Module, path: Optional[Path], vit: bool) -> None:
+    """Load a backbone weights file (weights-only) into ``backbone``; nothing when ``path`` is None."""
+    if path is None:
+        return
+    state = read_state_dict(path)
+    if vit:
+        from timm.models.vision_transformer import checkpoint_filter_fn
+
+        # Resamples a pos_embed trained at another size to the model's 224 grid (and old patch-embed layouts).
+        state = checkpoint_filter_fn(state, backbone)
+    # Classifier heads (and ResNet's layer4, not built) may be in the file; anything else must match exactly.
+    unused = ("head.",) if vit else ("fc.", "layer4.")
+    load_into(backbone, state, source=str(path), unused_prefixes=unused)
+
+
+def build_human_encoder(config: HumanEncoderConfig) -> HumanEncoder:
+    """Build the encoder named by ``config.name`` (loading its pretrained weights as configured)."""
+    if config.name == "none":
+        return NoHumanEncoder(config)
+    if config.name == "dino_vits8":
+        return DinoHumanEncoder(config)
+    if config.name in ("resnet34", "resnet18"):
+        return ResNetHumanEncoder(config)
+    raise ValueError(f"{_CLI_PREFIX}.name {config.name!r}: expected one of dino_vits8, resnet34, resnet18, none.")
