@@ -1,0 +1,99 @@
+"""3D CNNs that regularise a cost volume into a feature volume and depth logits (ENeRF ``MinCostRegNet`` for the
+coarse level, ``CostRegNet`` for the fine one), and the soft-argmax depth regression that follows them.
+"""
+
+from typing import Tuple
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+VOXEL_FEATURE_CHANNELS = 8
+"""Channels of the regularised feature volume (``f_voxel``)."""
+
+
+class ConvBnReLU3D(nn.Sequential):
+    """Conv3d 3x3x3 (no bias) -> BatchNorm3d -> ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__(
+            nn.Conv3d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm3d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+def _up_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """x2 transposed conv + BatchNorm (no ReLU: the skip connection is added after it, as in ENeRF)."""
+    return nn.Sequential(
+        nn.ConvTranspose3d(in_channels, out_channels, 3, padding=1, output_padding=1, stride=2, bias=False),
+        nn.BatchNorm3d(out_channels),
+    )
+
+
+class CostRegularizer(nn.Module):
+    """U-Net over (planes, h, w) with ``num_scales`` stride-2 stages.
+
+    ``num_scales=2`` is ENeRF's ``MinCostRegNet`` (coarse level), ``num_scales=3`` its ``CostRegNet`` (fine level).
+    Every spatial size and the number of planes must be divisible by ``2**num_scales`` so the skip additions line up.
+    """
+
+    def __init__(self, in_channels: int, num_scales: int) -> None:
+        super().__init__()
+        if num_scales not in (2, 3):
+            raise ValueError(f"num_scales must be 2 (MinCostRegNet) or 3 (CostRegNet), got {num_scales}")
+        self.num_scales = num_scales
+        widths = [8, 16, 32, 64][: num_scales + 1]
+        self.stem = ConvBnReLU3D(in_channels, widths[0])
+        self.down = nn.ModuleList(
+            nn.Sequential(ConvBnReLU3D(widths[i], widths[i + 1], stride=2), ConvBnReLU3D(widths[i + 1], widths[i + 1]))
+            for i in range(num_scales)
+        )
+        self.up = nn.ModuleList(_up_block(widths[i + 1], widths[i]) for i in reversed(range(num_scales)))
+        self.feature_head = nn.Conv3d(widths[0], VOXEL_FEATURE_CHANNELS, 3, padding=1, bias=False)
+        self.depth_head = nn.Conv3d(widths[0], 1, 3, padding=1, bias=False)
+
+    @property
+    def divisor(self) -> int:
+        """Planes, height and width of the input volume must be multiples of this."""
+        return 2**self.num_scales
+
+    def forward(
+        self, cost: Float[Tensor, "C num_planes h w"]
+    ) -> Tuple[Float[Tensor, "8 num_planes h w"], Float[Tensor, "num_planes h w"]]:
+        """Returns (feature volume, depth logits)."""
+        bad = [n for n in cost.shape[1:] if n % self.divisor]
+        if bad:
+            raise ValueError(
+                f"cost volume of shape (planes, h, w)={tuple(cost.shape[1:])} is not divisible by {self.divisor}: "
+                "use image sizes that are multiples of 32 and a number of planes divisible by "
+                f"{self.divisor} (CascadeLevelConfig.num_planes)"
+            )
+        skips = [self.stem(cost[None])]
+        for block in self.down:
+            skips.append(block(skips[-1]))
+        x = skips.pop()
+        for block in self.up:
+            x = skips.pop() + block(x)
+        return self.feature_head(x)[0], self.depth_head(x)[0, 0]
+
+
+def depth_regression(
+    logits: Float[Tensor, "num_planes *px"], depth_values: Float[Tensor, "num_planes *px"], inverse: bool
+) -> Tuple[Float[Tensor, "*px"], Float[Tensor, "*px"]]:
+    """Soft-argmax depth and its standard deviation under ``softmax(logits)`` over the planes.
+
+    Args:
+        logits: depth logits of the 3D CNN.
+        depth_values: camera z-depth (metres) of each plane.
+        inverse: regress in disparity (ENeRF's coarse level): the returned depth and std are then disparities.
+
+    Returns:
+        (depth, std), with ``std = sqrt(max(E[(v - depth)^2], 1e-10))``.
+    """
+    prob = torch.softmax(logits, dim=0)
+    # ENeRF parity (depth_regression): level-0 plane values are turned into disparities before the expectation.
+    values = 1.0 / torch.clamp_min(depth_values, 1e-6) if inverse else depth_values
+    depth = (prob * values).sum(dim=0)
+    var = (prob * (values - depth[None]) ** 2).sum(dim=0)
+    return depth, torch.sqrt(torch.clamp_min(var, 1e-10))

@@ -1,0 +1,71 @@
+"""The GHNeRF field: colour modes, heads and their dimensions."""
+
+import pytest
+import torch
+from cascade_scenes import single_thread
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with single_thread():
+        yield
+
+
+def _projected(num_views=3, channels=8, human=0, seed=0):
+    from ghnerf_ns.model.projection import ProjectedSamples
+
+    g = torch.Generator().manual_seed(seed)
+    return ProjectedSamples(
+        features=torch.randn(6, 4, num_views, channels, generator=g),
+        rgb=torch.rand(6, 4, num_views, 3, generator=g),
+        ray_diff=torch.randn(6, 4, num_views, 4, generator=g),
+        visible=torch.ones(6, 4, num_views, dtype=torch.bool),
+        human=torch.randn(6, 4, num_views, human, generator=g) if human else None,
+    )
+
+
+def test_blend_colour_is_a_convex_combination_of_source_colours():
+    from ghnerf_ns.model.field import GHNeRFField
+
+    torch.manual_seed(0)
+    field = GHNeRFField(8, color_mode="blend")
+    proj = _projected()
+    out = field(torch.randn(6, 4, 8), proj, torch.randn(6, 3))
+    assert out.color_weights is not None
+    torch.testing.assert_close(out.color_weights.sum(-1), torch.ones(6, 4))
+    assert (out.color_weights >= 0).all()
+    torch.testing.assert_close(out.rgb, (out.color_weights[..., None] * proj.rgb).sum(-2))
+    assert (out.rgb >= proj.rgb.min(-2).values - 1e-6).all() and (out.rgb <= proj.rgb.max(-2).values + 1e-6).all()
+    assert (out.density >= 0).all()
+    assert out.heatmaps is None and out.cse is None and out.coords is None
+
+
+@pytest.mark.parametrize("human", [0, 7])
+@pytest.mark.parametrize("cse_dim,coord", [(0, False), (16, True)])
+def test_regress_mode_and_heads(human, cse_dim, coord):
+    from ghnerf_ns.model.field import GHNeRFField
+
+    torch.manual_seed(0)
+    field = GHNeRFField(8, color_mode="regress", with_heads=True, human_channels=human, cse_dim=cse_dim, coord_branch=coord)
+    out = field(torch.randn(6, 4, 8), _projected(human=human), torch.nn.functional.normalize(torch.randn(6, 3), dim=-1))
+    assert out.color_weights is None
+    assert out.rgb.shape == (6, 4, 3) and ((out.rgb > 0) & (out.rgb < 1)).all()
+    assert out.heatmaps.shape == (6, 4, 25) and ((out.heatmaps > 0) & (out.heatmaps < 1)).all()
+    assert (out.cse is None) == (cse_dim == 0) and (out.coords is None) == (not coord)
+    if cse_dim:
+        assert out.cse.shape == (6, 4, 16)
+        assert out.coords.shape == (6, 4, 3)
+    # The heads see the human features (when present): changing them changes the heatmaps, not the density.
+    if human:
+        other = _projected(human=human)
+        other.human = other.human + 1.0
+        out2 = field(torch.randn(6, 4, 8), other, torch.randn(6, 3))
+        assert not torch.allclose(out2.heatmaps, out.heatmaps)
+
+
+def test_missing_human_features_is_a_clear_error():
+    from ghnerf_ns.model.field import GHNeRFField
+
+    field = GHNeRFField(8, with_heads=True, human_channels=5)
+    with pytest.raises(ValueError, match="human_feature_channels"):
+        field(torch.randn(6, 4, 8), _projected(), torch.randn(6, 3))
