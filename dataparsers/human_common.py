@@ -85,6 +85,11 @@ class HumanImageIndex:
     def __len__(self) -> int:
         return len(self.image_filenames)
 
+    def __deepcopy__(self, memo: dict) -> "HumanImageIndex":
+        # nerfstudio's InputDataset deep-copies dataparser metadata; the index is never mutated after parsing (the lazy
+        # box table only grows), so sharing it avoids copying hundreds of thousands of rows per dataset.
+        return self
+
     def box(self, row: int) -> np.ndarray:
         """The (2, 3) 3D box of the human in image ``row``, read from its vertex file on first use."""
         key = (int(self.subject_idx[row]), int(self.frame[row]))

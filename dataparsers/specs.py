@@ -1,0 +1,20 @@
+"""Entry points (``nerfstudio.dataparser_configs``) of the human dataparsers: ``zju-mocap-data``, ``renderpeople-data``.
+
+Imported by every ``ns-*`` command while nerfstudio builds its dataparser registry, so this module (and the config
+modules it imports) must stay light and must never import ``ghnerf_ns``.
+"""
+
+from nerfstudio.plugins.registry_dataparser import DataParserSpecification
+
+from dataparsers.renderpeople_dataparser import RenderPeopleDataParserConfig
+from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
+
+zju_mocap_dataparser = DataParserSpecification(
+    config=ZJUMocapDataParserConfig(),
+    description="ZJU-MoCap (Neural Body release, CoreView_* folders): split by subject, ENeRF's camera/frame protocol",
+)
+
+renderpeople_dataparser = DataParserSpecification(
+    config=RenderPeopleDataParserConfig(),
+    description="RenderPeople (SHERF release: human_list.txt, cameras.json, img/, mask/): split by subject",
+)
