@@ -1,0 +1,210 @@
+"""GHNeRFDataManager: target rays + source views for training, whole test images for evaluation.
+
+Subclasses nerfstudio's ``DataManager`` directly (a source-view model has no per-scene pixel sampler); its config
+derives from ``VanillaDataManagerConfig`` so that ``dataparser: AnnotatedDataParserUnion`` subcommands work and
+``ns-render dataset`` accepts it. Training samples are decoded lazily in DataLoader worker processes; nothing
+dataset-sized is cached.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Literal, Optional, Tuple, Type, Union
+
+import torch
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.configs.dataparser_configs import AnnotatedDataParserUnion
+from nerfstudio.data.datamanagers.base_datamanager import DataManager, VanillaDataManagerConfig
+from nerfstudio.data.utils.dataloaders import FixedIndicesEvalDataloader, RandIndicesEvalDataloader
+from nerfstudio.utils.rich_utils import CONSOLE
+from torch.utils.data import DataLoader
+
+from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, HumanImageIndex
+from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
+from ghnerf_ns.data.human_dataset import HumanImageDataset
+from ghnerf_ns.data.image_loading import working_size
+from ghnerf_ns.data.sample_batches import TrainingBatch, collate_training_batch
+from ghnerf_ns.data.training_samples import RaySamplingSpec, TrainingSampleDataset
+
+
+@dataclass
+class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
+    """Data manager for GHNeRF: (target rays, source views) batches and whole-image evaluation."""
+
+    _target: Type = field(default_factory=lambda: GHNeRFDataManager)
+    dataparser: AnnotatedDataParserUnion = field(default_factory=ZJUMocapDataParserConfig)
+    """Dataset reader (zju-mocap-data or renderpeople-data)."""
+    resolution: int = 512
+    """Working resolution: images are undistorted and resized so their long side is this many pixels (a multiple of
+    32, required by the cost-volume CNN). ZJU-MoCap 1024x1024 images become 512x512 as in ENeRF and the paper."""
+    train_num_rays_per_batch: int = 4096
+    """Random rays per training image (75% on the person's mask, as ENeRF's sample_on_mask)."""
+    num_patches: int = 4
+    """64x64-style patches per training image for the perceptual loss (only used when its weight is > 0)."""
+    patch_size: int = 64
+    """Side of each perceptual-loss patch in pixels."""
+    train_num_views: Tuple[int, ...] = (2, 3)
+    """Possible numbers of source views per training batch (ENeRF on ZJU-MoCap: 2 or 3)."""
+    train_num_views_probs: Tuple[float, ...] = (0.9, 0.1)
+    """Probability of each entry of train-num-views."""
+    eval_num_views: int = 2
+    """Source views at test time (the paper: 2)."""
+    heatmap_sigma: float = 2.0
+    """Standard deviation, in working-resolution pixels, of the ground-truth joint Gaussians."""
+    num_workers: int = 2
+    """DataLoader worker processes that decode training samples (0: decode in the main process)."""
+    seed: int = 42
+    """Seed of the ray/source-view sampling (each rank and worker derives its own stream)."""
+    eval_image_indices: Optional[Tuple[int, ...]] = (0,)
+    """Eval images used for the periodic image evaluation during training (None: all)."""
+
+
+class GHNeRFDataManager(DataManager):
+    """See :class:`GHNeRFDataManagerConfig`."""
+
+    config: GHNeRFDataManagerConfig
+
+    def __init__(
+        self,
+        config: GHNeRFDataManagerConfig,
+        device: Union[torch.device, str] = "cpu",
+        test_mode: Literal["test", "val", "inference"] = "val",
+        world_size: int = 1,
+        local_rank: int = 0,
+        **kwargs,
+    ):
+        self.config = config
+        self.device = device
+        self.world_size = world_size
+        self.local_rank = local_rank
+        self.test_mode = test_mode
+        self.test_split = "test" if test_mode in ["test", "inference"] else "val"
+        working_size(config.resolution, config.resolution, config.resolution)  # clear error for a bad resolution
+        if config.data is not None:
+            config.dataparser.data = Path(config.data)
+        else:
+            config.data = config.dataparser.data
+        self.dataparser = config.dataparser.setup()
+        self.includes_time = False
+        self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
+        self.eval_dataparser_outputs = self.dataparser.get_dataparser_outputs(split=self.test_split)
+        sigma = config.heatmap_sigma
+        self.train_dataset = HumanImageDataset(self.train_dataparser_outputs, config.resolution, 0, sigma)
+        self.eval_dataset = HumanImageDataset(self.eval_dataparser_outputs, config.resolution, 1, sigma)
+        self.exclude_batch_keys_from_device = ["image"]
+        self._train_iter = None
+        self._eval_iter = None
+        # Whole-image loaders exist in every mode (ns-render/ns-viewer run in "inference" mode, where nerfstudio
+        # skips setup_eval, and ns-render's spiral/interpolate start from eval_dataloader's first camera).
+        self.fixed_indices_eval_dataloader = FixedIndicesEvalDataloader(input_dataset=self.eval_dataset, device=device)
+        self.eval_dataloader = RandIndicesEvalDataloader(input_dataset=self.eval_dataset, device=device)
+        super().__init__()
+
+    # ----------------------------------------------------------------------------------------------- indices
+    @property
+    def train_targets(self) -> HumanImageIndex:
+        return self.train_dataparser_outputs.metadata[TARGETS_KEY]
+
+    @property
+    def eval_targets(self) -> HumanImageIndex:
+        return self.eval_dataparser_outputs.metadata[TARGETS_KEY]
+
+    def source_pools(self) -> Dict[str, HumanImageIndex]:
+        """Input-camera pools of both splits, for the model's SourceViewBank."""
+        return {
+            "train": self.train_dataparser_outputs.metadata[SOURCES_KEY],
+            "test": self.eval_dataparser_outputs.metadata[SOURCES_KEY],
+        }
+
+    # ------------------------------------------------------------------------------------------------ loaders
+    def _sample_dataset(self, targets: HumanImageIndex, sources: HumanImageIndex, train: bool) -> TrainingSampleDataset:
+        cfg = self.config
+        rays = RaySamplingSpec(cfg.train_num_rays_per_batch, cfg.num_patches if train else 0, cfg.patch_size)
+        return TrainingSampleDataset(
+            targets=targets,
+            sources=sources,
+            resolution=cfg.resolution,
+            rays=rays,
+            num_views_choices=cfg.train_num_views if train else (cfg.eval_num_views,),
+            num_views_probs=cfg.train_num_views_probs if train else (1.0,),
+            heatmap_sigma=cfg.heatmap_sigma,
+            with_cse=True,
+            seed=cfg.seed + 1000 * self.local_rank + (0 if train else 7),
+            randomize_sources=train,
+        )
+
+    def _loader(self, dataset: TrainingSampleDataset, seed: int) -> DataLoader:
+        # Each rank draws from its own shard of targets, so DDP ranks never train on the same samples.
+        shard = list(range(self.local_rank, len(dataset), max(self.world_size, 1)))
+        generator = torch.Generator().manual_seed(seed)
+        sampler = torch.utils.data.RandomSampler(shard, replacement=True, num_samples=10**9, generator=generator)
+        shard_sampler = _ShardSampler(shard, sampler)
+        return DataLoader(
+            dataset,
+            batch_size=None,
+            sampler=shard_sampler,
+            num_workers=self.config.num_workers,
+            collate_fn=collate_training_batch,
+            persistent_workers=self.config.num_workers > 0,
+            prefetch_factor=2 if self.config.num_workers > 0 else None,
+        )
+
+    def setup_train(self):
+        self.train_sample_dataset = self._sample_dataset(
+            self.train_targets, self.train_dataparser_outputs.metadata[SOURCES_KEY], train=True
+        )
+        CONSOLE.print(
+            f"[bold]GHNeRF training data:[/bold] {len(self.train_targets)} target images of "
+            f"{len(set(self.train_targets.subject_idx.tolist()))} subjects, "
+            f"{len(self.eval_targets)} eval images of {len(set(self.eval_targets.subject_idx.tolist()))} unseen subjects"
+        )
+
+    def setup_eval(self):
+        self.eval_sample_dataset = self._sample_dataset(
+            self.eval_targets, self.eval_dataparser_outputs.metadata[SOURCES_KEY], train=False
+        )
+
+    def next_train(self, step: int) -> Tuple[Cameras, TrainingBatch]:
+        if self._train_iter is None:
+            self._train_iter = iter(self._loader(self.train_sample_dataset, self.config.seed + self.local_rank))
+        self.train_count += 1
+        batch: TrainingBatch = next(self._train_iter)
+        return self.train_dataset.cameras[batch.row : batch.row + 1].to(self.device), batch.to(self.device)
+
+    def next_eval(self, step: int) -> Tuple[Cameras, TrainingBatch]:
+        if self._eval_iter is None:
+            self._eval_iter = iter(self._loader(self.eval_sample_dataset, self.config.seed + 99))
+        self.eval_count += 1
+        batch: TrainingBatch = next(self._eval_iter)
+        return self.eval_dataset.cameras[batch.row : batch.row + 1].to(self.device), batch.to(self.device)
+
+    def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
+        for camera, batch in self.eval_dataloader:
+            return camera, batch
+        raise ValueError("no eval images")
+
+    def get_train_rays_per_batch(self) -> int:
+        return self.config.train_num_rays_per_batch
+
+    def get_eval_rays_per_batch(self) -> int:
+        return self.config.train_num_rays_per_batch
+
+    def get_datapath(self) -> Path:
+        return self.config.dataparser.data
+
+    def get_param_groups(self) -> Dict[str, list]:
+        return {}
+
+
+class _ShardSampler(torch.utils.data.Sampler):
+    """Maps a sampler over positions in ``shard`` to dataset indices."""
+
+    def __init__(self, shard, sampler) -> None:
+        self.shard = shard
+        self.sampler = sampler
+
+    def __iter__(self):
+        for i in self.sampler:
+            yield self.shard[i]
+
+    def __len__(self) -> int:
+        return len(self.sampler)

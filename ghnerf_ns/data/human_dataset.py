@@ -1,0 +1,99 @@
+"""Whole-image dataset over a split's target images (for eval, ns-render dataset and the viewer's frustums).
+
+Cameras are the undistorted pinhole cameras at the working resolution, and every camera carries two small integer
+metadata entries (``ghnerf_split``, ``ghnerf_row``) so that the model can find the source views of an eval image from
+the camera alone (nerfstudio's eval loop and ns-render pass only the camera).
+"""
+
+from copy import copy
+from typing import Dict
+
+import numpy as np
+import torch
+from nerfstudio.cameras.cameras import Cameras, CameraType
+from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
+from nerfstudio.data.datasets.base_dataset import InputDataset
+
+from dataparsers.human_common import TARGETS_KEY, HumanImageIndex
+from ghnerf_ns.data.image_loading import load_view, working_camera
+from ghnerf_ns.data.keypoint_source import read_keypoints
+from ghnerf_ns.keypoints.heatmap_targets import joint_validity
+from ghnerf_ns.model.geometry import box_mask
+
+SPLIT_KEY = "ghnerf_split"
+"""Camera metadata key: 0 for the training split's targets, 1 for the eval split's."""
+ROW_KEY = "ghnerf_row"
+"""Camera metadata key: the image's row in its split's :class:`HumanImageIndex`."""
+
+
+def working_cameras(index: HumanImageIndex, resolution: int, split_id: int) -> Cameras:
+    """nerfstudio Cameras (OpenGL c2w, pixel-centre principal point) of every row at the working resolution."""
+    n = len(index)
+    Ks = np.zeros((n, 3, 3), np.float32)
+    w2cs = np.zeros((n, 4, 4), np.float32)
+    sizes = np.zeros((n, 2), np.int64)
+    for row in range(n):
+        Ks[row], w2cs[row], sizes[row] = working_camera(index, row, resolution)
+    R = np.swapaxes(w2cs[:, :3, :3], 1, 2)
+    c2w = np.concatenate([R, -R @ w2cs[:, :3, 3:]], axis=2)
+    c2w[:, :3, 1:3] *= -1  # OpenCV (y down, z forward) -> OpenGL (y up, z backward)
+    return Cameras(
+        camera_to_worlds=torch.from_numpy(c2w),
+        fx=torch.from_numpy(Ks[:, 0, 0:1]),
+        fy=torch.from_numpy(Ks[:, 1, 1:2]),
+        cx=torch.from_numpy(Ks[:, 0, 2:3] + 0.5),
+        cy=torch.from_numpy(Ks[:, 1, 2:3] + 0.5),
+        width=torch.from_numpy(sizes[:, 0:1]),
+        height=torch.from_numpy(sizes[:, 1:2]),
+        camera_type=CameraType.PERSPECTIVE,
+        metadata={
+            SPLIT_KEY: torch.full((n, 1), split_id, dtype=torch.long),
+            ROW_KEY: torch.arange(n, dtype=torch.long)[:, None],
+        },
+    )
+
+
+class HumanImageDataset(InputDataset):
+    """A split's target images, decoded on access (undistorted, masked, working resolution)."""
+
+    def __init__(
+        self, dataparser_outputs: DataparserOutputs, resolution: int, split_id: int, heatmap_sigma: float, with_cse: bool = True
+    ):
+        outputs = copy(dataparser_outputs)
+        # InputDataset composites masks itself when mask_filenames are set; we do ENeRF's masking in load_view instead.
+        outputs.mask_filenames = None
+        super().__init__(outputs)
+        self.index: HumanImageIndex = dataparser_outputs.metadata[TARGETS_KEY]
+        self.resolution = resolution
+        self.split_id = split_id
+        self.with_cse = with_cse
+        self.heatmap_sigma = heatmap_sigma
+        self.cameras = working_cameras(self.index, resolution, split_id)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def get_data(self, image_idx: int, image_type="float32") -> Dict:
+        view = load_view(
+            self.index, image_idx, self.resolution, keypoints=read_keypoints(self.index, image_idx), with_cse=self.with_cse
+        )
+        h, w = view.mask.shape
+        keypoints = torch.from_numpy(view.keypoints)
+        box = torch.from_numpy(self.index.box(image_idx))
+        data: Dict = {
+            "image_idx": image_idx,
+            "image": torch.from_numpy(view.image),
+            "fg_mask": torch.from_numpy(view.mask.astype(bool))[..., None],
+            "keypoints": keypoints,
+            "joints_valid": joint_validity(keypoints, h, w, self.heatmap_sigma),
+            "box": box,
+            "box_mask": box_mask(box, torch.from_numpy(view.K), torch.from_numpy(view.w2c), h, w)[..., None],
+        }
+        if view.cse is not None:
+            data["cse"] = torch.from_numpy(view.cse)
+        if self.index.joints3d_files:
+            key = (int(self.index.subject_idx[image_idx]), int(self.index.frame[image_idx]))
+            path = self.index.joints3d_files.get(key)
+            if path is not None:
+                data["joints3d"] = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
+        return data

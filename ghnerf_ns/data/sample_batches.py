@@ -1,0 +1,88 @@
+"""TrainingBatch: the typed batch a training (or eval-loss) step consumes, built in the DataLoader workers."""
+
+from dataclasses import dataclass, replace
+from typing import Dict, Optional
+
+from jaxtyping import Bool, Float
+from torch import Tensor
+
+from ghnerf_ns.model.geometry import box_near_far
+from ghnerf_ns.views import SourceViews, TargetView
+
+
+@dataclass
+class TrainingBatch:
+    """Rays of one target image with their ground truth, and the source views that condition them."""
+
+    row: int
+    """Row of the target in its split's index."""
+    target: TargetView
+    sources: SourceViews
+    pixels: Float[Tensor, "num_rays 2"]
+    """(u, v) OpenCV pixel coordinates of each ray at the target's working resolution."""
+    rgb: Float[Tensor, "num_rays 3"]
+    mask: Float[Tensor, "num_rays 1"]
+    heatmaps: Float[Tensor, "num_rays 25"]
+    joints_valid: Bool[Tensor, " 25"]
+    cse: Optional[Float[Tensor, "num_rays cse_dim"]] = None
+    """CSE targets (NaN where the teacher gave none), when the dataset has them."""
+    num_patches: int = 0
+    """The last ``num_patches * patch_size**2`` rays form square patches (row-major) for the perceptual loss."""
+    patch_size: int = 0
+
+    def to(self, device) -> "TrainingBatch":
+        return replace(
+            self,
+            target=self.target.to(device),
+            sources=self.sources.to(device),
+            pixels=self.pixels.to(device),
+            rgb=self.rgb.to(device),
+            mask=self.mask.to(device),
+            heatmaps=self.heatmaps.to(device),
+            joints_valid=self.joints_valid.to(device),
+            cse=None if self.cse is None else self.cse.to(device),
+        )
+
+    def patches(self, values: Float[Tensor, "num_rays C"]) -> Optional[Float[Tensor, "num_patches C S S"]]:
+        """The patch rays of ``values`` reshaped to images, or None when the batch has no patches."""
+        if self.num_patches == 0:
+            return None
+        s = self.patch_size
+        tail = values[-self.num_patches * s * s :]
+        return tail.reshape(self.num_patches, s, s, -1).permute(0, 3, 1, 2)
+
+
+def collate_training_batch(sample: Dict) -> TrainingBatch:
+    """Turn one :class:`~ghnerf_ns.data.training_samples.TrainingSampleDataset` item into a :class:`TrainingBatch`."""
+    h, w = sample["target_hw"]
+    box = sample["box"].float()
+    target = TargetView(
+        K=sample["target_K"],
+        w2c=sample["target_w2c"],
+        height=int(h),
+        width=int(w),
+        box=box,
+        near_far=box_near_far(box, sample["target_w2c"]),
+    )
+    sources = SourceViews(
+        images=sample["source_images"],
+        K=sample["source_K"],
+        w2c=sample["source_w2c"],
+        camera_ids=sample["source_cameras"],
+        subject=0,
+        frame=int(sample["frame"]),
+    )
+    return TrainingBatch(
+        row=int(sample["row"]),
+        target=target,
+        sources=sources,
+        pixels=sample["pixels"],
+        rgb=sample["rgb"],
+        mask=sample["mask"],
+        heatmaps=sample["heatmaps"],
+        joints_valid=sample["joints_valid"],
+        cse=sample.get("cse"),
+        num_patches=int(sample["num_patches"]),
+        patch_size=int(sample["patch_size"]),
+    )
+

@@ -1,0 +1,184 @@
+"""Training samples: one target image's rays plus its source views, assembled in DataLoader worker processes.
+
+Each item decodes the target and its N source views (N drawn per item: 2 w.p. 0.9, 3 w.p. 0.1 by default, as
+ENeRF's batch sampler does with one target per batch), samples rays mostly on the person's mask plus square patches
+for the perceptual loss, and evaluates the ground-truth heatmaps and CSE targets at those rays only.
+"""
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dataparsers.human_common import HumanImageIndex
+from ghnerf_ns.data.image_loading import ImageReadError, LoadedView, load_view
+from ghnerf_ns.data.keypoint_source import read_keypoints
+from ghnerf_ns.data.source_bank import c2w_from_w2c
+from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
+from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels
+
+
+@dataclass
+class RaySamplingSpec:
+    """How rays are drawn from a training target."""
+
+    num_rays: int
+    """Random rays per image (ENeRF: 75% on the mask, capped at 95% of the mask's pixels; the rest uniform)."""
+    num_patches: int
+    """Square patches appended after the random rays, for the perceptual loss (0 = none)."""
+    patch_size: int
+    """Side of each patch in pixels."""
+
+
+def sample_pixels(rng: np.random.Generator, mask: np.ndarray, spec: RaySamplingSpec) -> np.ndarray:
+    """(R, 2) integer (x, y) pixels: on-mask and uniform rays, then ``num_patches`` patches of ``patch_size``^2 pixels."""
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    num_fg = int(min(spec.num_rays * 0.75, 0.95 * len(xs)))
+    pick = rng.permutation(len(xs))[:num_fg]
+    uni = spec.num_rays - num_fg
+    x = np.concatenate([rng.integers(0, w, uni), xs[pick]])
+    y = np.concatenate([rng.integers(0, h, uni), ys[pick]])
+    parts = [np.stack([x, y], -1)]
+    s = spec.patch_size
+    for _ in range(spec.num_patches):
+        if len(xs):
+            i = rng.integers(len(xs))
+            cx, cy = xs[i], ys[i]
+        else:
+            cx, cy = rng.integers(w), rng.integers(h)
+        # Centre on a random mask pixel, clipped so the patch stays inside the image (ENeRF sample_patch).
+        x0 = int(np.clip(cx - s // 2, 0, max(w - s, 0)))
+        y0 = int(np.clip(cy - s // 2, 0, max(h - s, 0)))
+        gy, gx = np.meshgrid(np.arange(y0, y0 + s), np.arange(x0, x0 + s), indexing="ij")
+        parts.append(np.stack([gx.reshape(-1), gy.reshape(-1)], -1))
+    return np.concatenate(parts).astype(np.int64)
+
+
+class TrainingSampleDataset(Dataset):
+    """Map-style dataset over the training targets; item = rays of one target + its source views.
+
+    Args:
+        targets: training targets (``metadata[TARGETS_KEY]``).
+        sources: the input-camera pool (``metadata[SOURCES_KEY]``).
+        resolution: working long side.
+        rays: ray sampling spec.
+        num_views_choices / num_views_probs: distribution of the number of source views.
+        heatmap_sigma: Gaussian sigma (pixels at the working resolution) of the ground-truth heatmaps.
+        with_cse: load CSE targets where present.
+                seed: base seed (each worker and epoch derives its own stream).
+        randomize_sources: training rule (random subset of the N+1 nearest); False: the N nearest (test protocol).
+    """
+
+    def __init__(
+        self,
+        targets: HumanImageIndex,
+        sources: HumanImageIndex,
+        resolution: int,
+        rays: RaySamplingSpec,
+        num_views_choices: Sequence[int],
+        num_views_probs: Sequence[float],
+        heatmap_sigma: float,
+        with_cse: bool,
+        seed: int = 0,
+        randomize_sources: bool = True,
+    ) -> None:
+        self.targets = targets
+        self.sources = sources
+        self.resolution = resolution
+        self.rays = rays
+        self.choices = tuple(num_views_choices)
+        self.probs = tuple(num_views_probs)
+        self.heatmap_sigma = heatmap_sigma
+        self.with_cse = with_cse
+        self.seed = seed
+        self.randomize_sources = randomize_sources
+        self._rng: Optional[np.random.Generator] = None
+        self._source_rows: Dict[Tuple[str, int, int], int] = {}
+        for row in range(len(sources)):
+            key = (sources.subjects[int(sources.subject_idx[row])], int(sources.frame[row]), int(sources.camera[row]))
+            self._source_rows[key] = row
+        self._candidates: Dict[Tuple[str, int], List[int]] = {}
+        self.skipped: List[str] = []
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def rng(self) -> np.random.Generator:
+        if self._rng is None:
+            info = torch.utils.data.get_worker_info()
+            worker = info.id if info is not None else 0
+            self._rng = np.random.default_rng([self.seed, worker, int(torch.initial_seed() % (2**31))])
+        return self._rng
+
+    def candidates(self, subject: str, frame: int, camera: int, w2c: np.ndarray) -> List[int]:
+        """Candidate source cameras of a training target: its ``max(choices) + 1`` nearest input cameras, self excluded.
+
+        Cached per (subject, camera): a subject's rig does not move between frames.
+        """
+        key = (subject, camera)
+        if key not in self._candidates:
+            cams = sorted(c for (s, f, c) in self._source_rows if s == subject and f == frame)
+            pool = c2w_from_w2c(np.stack([self.sources.w2c[self._source_rows[(subject, frame, c)]] for c in cams]))
+            exclude = cams.index(camera) if camera in cams else None
+            n = max(self.choices) + 1
+            chosen = nearest_source_views(c2w_from_w2c(w2c), pool, n, exclude=exclude)
+            self._candidates[key] = [cams[i] for i in chosen]
+        return self._candidates[key]
+
+    def __getitem__(self, item: int) -> Dict[str, object]:
+        rng = self.rng()
+        for _ in range(20):
+            try:
+                return self._make(item, rng)
+            except ImageReadError as err:
+                # A truncated or unreadable file found while training: replace the sample, count and report it.
+                self.skipped.append(str(err))
+                item = int(rng.integers(len(self)))
+        raise RuntimeError("20 consecutive training samples could not be read; last errors:\n" + "\n".join(self.skipped[-5:]))
+
+    def _make(self, row: int, rng: np.random.Generator) -> Dict[str, object]:
+        t = self.targets
+        subject = t.subjects[int(t.subject_idx[row])]
+        frame, camera = int(t.frame[row]), int(t.camera[row])
+        target = load_view(t, row, self.resolution, keypoints=read_keypoints(t, row), with_cse=self.with_cse)
+        num_views = sample_num_views(rng, self.choices, self.probs)
+        candidates = self.candidates(subject, frame, camera, t.w2c[row])
+        if self.randomize_sources:
+            cams = training_source_views(rng, candidates, num_views)
+        else:
+            cams = candidates[:num_views]
+        views: List[LoadedView] = [
+            load_view(self.sources, self._source_rows[(subject, frame, c)], self.resolution) for c in cams
+        ]
+        pixels = sample_pixels(rng, target.mask, self.rays)
+        x, y = pixels[:, 0], pixels[:, 1]
+        h, w = target.mask.shape
+        pixels_t = torch.from_numpy(pixels.astype(np.float32))
+        heat, valid = gt_heatmaps_at_pixels(torch.from_numpy(target.keypoints), pixels_t, h, w, self.heatmap_sigma)
+        sample: Dict[str, object] = {
+            "row": row,
+            "subject": subject,
+            "frame": frame,
+            "camera": camera,
+            "pixels": pixels_t,
+            "rgb": torch.from_numpy(target.image[y, x]),
+            "mask": torch.from_numpy(target.mask[y, x].astype(np.float32))[:, None],
+            "heatmaps": heat,
+            "joints_valid": valid,
+            "target_K": torch.from_numpy(target.K),
+            "target_w2c": torch.from_numpy(target.w2c),
+            "target_hw": (h, w),
+            "box": torch.from_numpy(t.box(row)),
+            "source_images": torch.from_numpy(np.stack([v.image for v in views])).permute(0, 3, 1, 2).contiguous(),
+            "source_K": torch.from_numpy(np.stack([v.K for v in views])),
+            "source_w2c": torch.from_numpy(np.stack([v.w2c for v in views])),
+            "source_cameras": torch.tensor(cams, dtype=torch.long),
+            "num_patches": self.rays.num_patches,
+            "patch_size": self.rays.patch_size,
+        }
+        if target.cse is not None:
+            sample["cse"] = torch.from_numpy(target.cse[y, x])
+        return sample

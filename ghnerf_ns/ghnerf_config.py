@@ -1,0 +1,117 @@
+"""nerfstudio method entry points: ``ghnerf``, ``ghnerf-resnet``, ``enerf-heatmap`` and ``ghnerf-tiny``.
+
+Every ns-* command imports this module (nerfstudio discovers all plugins at start-up), so it imports only configs.
+"""
+
+from dataclasses import replace
+from typing import Dict, Optional
+
+from nerfstudio.configs.base_config import MachineConfig, ViewerConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.engine.trainer import TrainerConfig
+from nerfstudio.plugins.types import MethodSpecification
+
+from ghnerf_ns.checkpoint_safety import register_checkpoint_safe_globals
+from ghnerf_ns.data.datamanager import GHNeRFDataManagerConfig
+from ghnerf_ns.ghnerf_model import GHNeRFModelConfig
+from ghnerf_ns.model.human_encoders import HumanEncoderConfig
+from ghnerf_ns.model.losses import GHNeRFLossConfig
+from ghnerf_ns.model.network import GHNeRFNetworkConfig
+from ghnerf_ns.pipeline import GHNeRFPipelineConfig
+from ghnerf_ns.user_errors import install_excepthook
+
+# Every ns-* command imports this module through the method entry points, so checkpoints written by nerfstudio (whose
+# scheduler state holds numpy scalars) load under torch's weights-only loading without any user action, and errors a user
+# can fix print as one message instead of a traceback.
+register_checkpoint_safe_globals()
+install_excepthook()
+
+PARAM_GROUPS = ("feature_pyramid", "cost_regularizer", "field", "human_encoder")
+"""Optimiser groups of GHNeRFModel.get_param_groups (a frozen or absent human encoder has no group)."""
+
+
+def adam_halving(lr: float, max_steps: int, halve_every: int) -> Dict[str, Dict]:
+    """Adam for every parameter group, lr halved every ``halve_every`` steps (the paper: 5e-4, every 50k steps).
+
+    nerfstudio's exponential decay interpolates log-lr linearly to ``lr_final`` at ``max_steps``, which is exactly
+    ``lr * 0.5 ** (step / halve_every)`` for ``lr_final = lr * 0.5 ** (max_steps / halve_every)``.
+    """
+    lr_final = lr * 0.5 ** (max_steps / halve_every)
+    return {
+        name: {
+            "optimizer": AdamOptimizerConfig(lr=lr, eps=1e-8),
+            "scheduler": ExponentialDecaySchedulerConfig(lr_final=lr_final, max_steps=max_steps),
+        }
+        for name in PARAM_GROUPS
+    }
+
+
+def _trainer(
+    method_name: str,
+    model: GHNeRFModelConfig,
+    max_steps: int = 200_000,
+    datamanager: Optional[GHNeRFDataManagerConfig] = None,
+    lr: float = 5e-4,
+    halve_every: int = 50_000,
+    **kwargs,
+) -> TrainerConfig:
+    return TrainerConfig(
+        method_name=method_name,
+        steps_per_eval_batch=500,
+        steps_per_eval_image=2000,
+        steps_per_eval_all_images=50_000,
+        steps_per_save=2000,
+        max_num_iterations=max_steps,
+        mixed_precision=False,
+        pipeline=GHNeRFPipelineConfig(datamanager=datamanager or GHNeRFDataManagerConfig(), model=model),
+        optimizers=adam_halving(lr, max_steps, halve_every),
+        # One frustum per input camera of ZJU-MoCap's rig instead of one per training image.
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 15, max_num_display_images=12),
+        vis="viewer",
+        **kwargs,
+    )
+
+
+ghnerf_method = MethodSpecification(
+    config=_trainer(
+        "ghnerf",
+        GHNeRFModelConfig(human_encoder=HumanEncoderConfig(name="dino_vits8")),
+    ),
+    description="GHNeRF (paper default): ENeRF cascade + DINO ViT-S/8 human features + BODY_25 heatmap head.",
+)
+
+ghnerf_resnet_method = MethodSpecification(
+    config=_trainer(
+        "ghnerf-resnet",
+        GHNeRFModelConfig(human_encoder=HumanEncoderConfig(name="resnet34")),
+    ),
+    description="GHNeRF with a ResNet34 (pixelNeRF-style pyramid) human encoder.",
+)
+
+enerf_heatmap_method = MethodSpecification(
+    config=_trainer(
+        "enerf-heatmap",
+        GHNeRFModelConfig(human_encoder=HumanEncoderConfig(name="none", pretrained=False)),
+    ),
+    description="The paper's baseline: ENeRF with a heatmap head and no human encoder.",
+)
+
+ghnerf_tiny_method = MethodSpecification(
+    config=_trainer(
+        "ghnerf-tiny",
+        GHNeRFModelConfig(
+            human_encoder=HumanEncoderConfig(name="resnet18", pretrained=False),
+            network=replace(GHNeRFNetworkConfig(), cse_dim=16),
+            loss=GHNeRFLossConfig(perceptual_weight=0.0),
+            eval_num_rays_per_chunk=8192,
+        ),
+        max_steps=3000,
+        halve_every=1000,
+        datamanager=GHNeRFDataManagerConfig(
+            resolution=128, train_num_rays_per_batch=1024, num_patches=0, heatmap_sigma=1.5, num_workers=2
+        ),
+        machine=MachineConfig(device_type="cpu"),
+    ),
+    description="CPU preset for demos and tests: 128 px, ResNet18 human encoder from scratch, CSE head, no downloads.",
+)

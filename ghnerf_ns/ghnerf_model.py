@@ -1,0 +1,189 @@
+"""GHNeRFModel: nerfstudio Model around the GHNeRF network (training losses, whole-image rendering, metrics).
+
+Two call paths:
+- training/eval loss: ``forward(target, sources, pixels)`` (called by the pipeline, DDP-safe) renders sampled rays;
+- images: ``get_outputs_for_camera(camera)`` (eval, ns-render, the viewer) finds the source views from the camera alone
+  (dataset cameras carry their split/row; any other camera uses the viewer's subject/frame), encodes them once
+  (cached) and renders the whole image.
+"""
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Tuple, Type
+
+import torch
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
+from nerfstudio.models.base_model import Model, ModelConfig
+from torch import Tensor
+from torch.nn import Parameter
+
+from dataparsers.human_common import HumanImageIndex
+from ghnerf_ns.data.human_dataset import ROW_KEY, SPLIT_KEY
+from ghnerf_ns.data.sample_batches import TrainingBatch
+from ghnerf_ns.data.source_bank import SourceViewBank
+from ghnerf_ns.image_renderer import EncodeCache, human_features_for, render_image, source_cache_key
+from ghnerf_ns.model.geometry import box_near_far, cameras_to_opencv
+from ghnerf_ns.model.human_encoders import HumanEncoderConfig
+from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, rgb_loss
+from ghnerf_ns.model.network import CascadeOutputs, GHNeRFNetworkConfig
+from ghnerf_ns.model_outputs import image_metrics_and_images, viewer_outputs
+from ghnerf_ns.viewer.controls import GHNeRFViewerControls
+from ghnerf_ns.views import SourceViews, TargetView
+
+
+@dataclass
+class GHNeRFModelConfig(ModelConfig):
+    """GHNeRF: ENeRF cascade + human feature encoder + heatmap/CSE heads."""
+
+    _target: Type = field(default_factory=lambda: GHNeRFModel)
+    enable_collider: bool = False
+    """Unused: near/far come from the human's 3D box and the cost volume."""
+    network: GHNeRFNetworkConfig = field(default_factory=GHNeRFNetworkConfig)
+    """The cascade network and its heads."""
+    human_encoder: HumanEncoderConfig = field(default_factory=HumanEncoderConfig)
+    """Human feature encoder (DINO ViT-S/8, ResNet34/18, or none)."""
+    loss: GHNeRFLossConfig = field(default_factory=GHNeRFLossConfig)
+    """Loss weights."""
+    num_source_views: int = 2
+    """Source views for eval/test renders and the viewer's default (the paper: 2)."""
+    eval_num_rays_per_chunk: int = 16384
+    """Rays rendered at once in whole-image rendering (bounds memory)."""
+    encode_cache_size: int = 4
+    """Encoded source-view sets kept for reuse (viewer moves and orbit videos re-use them)."""
+    keypoint_threshold: float = 0.1
+    """Heatmap threshold of 2D keypoint extraction (OpenPose: 0.1)."""
+
+
+class GHNeRFModel(Model):
+    """See :class:`GHNeRFModelConfig`."""
+
+    config: GHNeRFModelConfig
+
+    def populate_modules(self) -> None:
+        # No super().populate_modules(): the base class only builds a collider, which a box-bounded model does not use.
+        self.human_encoder = self.config.human_encoder.setup()
+        network_config = replace(self.config.network, human_feature_channels=int(self.human_encoder.out_channels))
+        self.network = network_config.setup()
+        self.viewer_controls = GHNeRFViewerControls(default_num_views=self.config.num_source_views)
+        self._perceptual = None
+        self._bank: Optional[SourceViewBank] = None
+        self._targets: Dict[int, HumanImageIndex] = {}
+        self._heatmap_sigma = 2.0
+        self._encode_cache = EncodeCache(self.config.encode_cache_size)
+        self._weights_version = 0
+
+    # ------------------------------------------------------------------------------------------------ wiring
+    def attach_data(self, bank: SourceViewBank, targets: Dict[int, HumanImageIndex], heatmap_sigma: float) -> None:
+        """Give the model its source-view bank, the split indices and the ground-truth heatmap sigma (pipeline)."""
+        self._bank = bank
+        self._targets = targets
+        self._heatmap_sigma = heatmap_sigma
+        subjects = bank.subjects
+        self.viewer_controls.set_subjects([s.name for s in subjects], [s.frames for s in subjects])
+
+    def get_param_groups(self) -> Dict[str, List[Parameter]]:
+        groups = self.network.param_groups()
+        encoder_params = [p for p in self.human_encoder.parameters() if p.requires_grad]
+        if encoder_params:
+            groups["human_encoder"] = encoder_params
+        return {name: params for name, params in groups.items() if params}
+
+    def get_training_callbacks(self, training_callback_attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
+        # Built when training starts (not for eval/viewing), so a missing VGG file stops training at once with a
+        # clear message while ns-eval/ns-viewer never need it.
+        self._perceptual = self.config.loss.make_perceptual_loss()
+        if self._perceptual is not None:
+            self._perceptual.to(self.device)
+
+        def weights_changed(step: int) -> None:
+            self._weights_version += 1
+            self._encode_cache.clear()
+
+        return [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], weights_changed)]
+
+    # ---------------------------------------------------------------------------------------------- training
+    def forward(self, target: TargetView, sources: SourceViews, pixels: Tensor) -> Dict[str, object]:  # type: ignore[override]
+        return self.get_outputs(target, sources, pixels)
+
+    def get_outputs(self, target: TargetView, sources: SourceViews, pixels: Tensor) -> Dict[str, object]:  # type: ignore[override]
+        human = human_features_for(self.human_encoder, sources)
+        cascade = self.network(sources, human, target, pixels)
+        return {"cascade": cascade, "rgb": cascade.fine.rgb, "accumulation": cascade.fine.accumulation}
+
+    def get_metrics_dict(self, outputs: Dict, batch: TrainingBatch) -> Dict[str, Tensor]:
+        cascade: CascadeOutputs = outputs["cascade"]
+        mse = torch.mean((cascade.fine.rgb.detach() - batch.rgb) ** 2)
+        metrics = {"psnr": -10.0 * torch.log10(torch.clamp_min(mse, 1e-10))}
+        if cascade.fine.heatmaps is not None:
+            metrics["heatmap_mse"] = heatmap_loss(cascade.fine.heatmaps.detach(), batch.heatmaps, batch.joints_valid)
+        return metrics
+
+    def get_loss_dict(self, outputs: Dict, batch: TrainingBatch, metrics_dict: Optional[Dict] = None) -> Dict[str, Tensor]:
+        cascade: CascadeOutputs = outputs["cascade"]
+        cfg = self.config.loss
+        coarse_cfg, fine_cfg = self.network.levels
+        losses = {
+            "rgb_loss_coarse": coarse_cfg.loss_weight * rgb_loss(cascade.coarse.rgb, batch.rgb),
+            "rgb_loss_fine": fine_cfg.loss_weight * rgb_loss(cascade.fine.rgb, batch.rgb),
+        }
+        if self._perceptual is not None and cfg.perceptual_weight > 0 and batch.num_patches > 0:
+            pred, gt = batch.patches(cascade.fine.rgb), batch.patches(batch.rgb)
+            losses["perceptual_loss"] = cfg.perceptual_weight * fine_cfg.loss_weight * self._perceptual(pred, gt)
+        if cascade.fine.heatmaps is not None and cfg.heatmap_weight > 0:
+            losses["heatmap_loss"] = cfg.heatmap_weight * heatmap_loss(
+                cascade.fine.heatmaps, batch.heatmaps, batch.joints_valid
+            )
+        if cascade.fine.cse is not None and batch.cse is not None and cfg.cse_weight > 0:
+            losses["cse_loss"] = cfg.cse_weight * cse_loss(cascade.fine.cse, batch.cse)
+        if cascade.fine.coords_pred is not None and cfg.coord_weight > 0:
+            losses["coord_loss"] = cfg.coord_weight * coord_loss(cascade.fine.coords_pred, cascade.fine.coords_target)
+        return losses
+
+    # ------------------------------------------------------------------------------------------ whole images
+    def resolve_camera(self, camera: Cameras) -> Tuple[TargetView, List[Tuple[int, int]], str]:
+        """Target view and source-view entries for a camera: dataset cameras use the test protocol, others the viewer's
+        subject/frame with the nearest input cameras by position (ENeRF's interactive renderer)."""
+        if self._bank is None:
+            raise RuntimeError("the model has no SourceViewBank: build it through GHNeRFPipeline (ns-train/ns-eval/ns-viewer)")
+        K, w2c = cameras_to_opencv(camera.to(self.device))
+        K, w2c = K.reshape(3, 3).float(), w2c.reshape(4, 4).float()
+        height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
+        meta = camera.metadata or {}
+        if ROW_KEY in meta and SPLIT_KEY in meta:
+            split, row = int(meta[SPLIT_KEY].reshape(-1)[0]), int(meta[ROW_KEY].reshape(-1)[0])
+            index = self._targets[split]
+            subject = index.subjects[int(index.subject_idx[row])]
+            frame = int(index.frame[row])
+            box = torch.from_numpy(index.box(row)).to(self.device)
+            exclude = int(index.camera[row]) if split == 0 else None
+            entries = self._bank.select(subject, frame, w2c.cpu().numpy(), self.config.num_source_views, True, exclude)
+        else:
+            settings = self.viewer_controls.snapshot()
+            subject = settings.subject
+            frames = self.viewer_controls.frames_of(subject)
+            frame = frames[min(settings.frame_position, len(frames) - 1)]
+            box = torch.from_numpy(self._bank.box(subject, frame)).to(self.device)
+            entries = self._bank.select(subject, frame, w2c.cpu().numpy(), settings.num_views, use_rotation=False)
+        target = TargetView(K=K, w2c=w2c, height=height, width=width, box=box, near_far=box_near_far(box, w2c))
+        label = f"{subject} frame {frame}: cameras " + ", ".join(str(self._bank.camera_of(e)) for e in entries)
+        return target, entries, label
+
+    def encode_sources(self, sources: SourceViews):
+        """Encoded sources through the LRU cache (the human encoder and pyramid run once per view set)."""
+        key = source_cache_key(sources, self._weights_version)
+        return self._encode_cache.get_or_encode(
+            key, lambda: self.network.encode(sources, human_features_for(self.human_encoder, sources))
+        )
+
+    @torch.no_grad()
+    def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:
+        target, entries, label = self.resolve_camera(camera)
+        sources = self._bank.load(entries).to(self.device)
+        self.viewer_controls.show_sources(label)
+        raw = render_image(self.network, self.encode_sources(sources), target, self.config.eval_num_rays_per_chunk)
+        return viewer_outputs(raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold)
+
+    def get_image_metrics_and_images(
+        self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]
+    ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
+        return image_metrics_and_images(outputs, batch, self._heatmap_sigma, self.config.keypoint_threshold)
