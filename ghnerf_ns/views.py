@@ -6,7 +6,7 @@ what the cost volume and projection maths use; conversion from nerfstudio ``Came
 """
 
 from dataclasses import dataclass, replace
-from typing import Tuple
+from typing import Tuple, Union
 
 import torch
 from jaxtyping import Float, Int
@@ -38,7 +38,7 @@ class SourceViews:
     def hw(self) -> Tuple[int, int]:
         return int(self.images.shape[-2]), int(self.images.shape[-1])
 
-    def to(self, device: torch.device) -> "SourceViews":
+    def to(self, device: Union[str, torch.device]) -> "SourceViews":
         return replace(
             self,
             images=self.images.to(device),
@@ -67,5 +67,5 @@ class TargetView:
     near_far: Float[Tensor, "2"]
     """Camera-z range of the box corners in this camera (near clamped to a small positive value)."""
 
-    def to(self, device: torch.device) -> "TargetView":
+    def to(self, device: Union[str, torch.device]) -> "TargetView":
         return replace(self, K=self.K.to(device), w2c=self.w2c.to(device), box=self.box.to(device), near_far=self.near_far.to(device))

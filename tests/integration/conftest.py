@@ -1,0 +1,33 @@
+"""An in-process GHNeRF pipeline (ghnerf-tiny, random weights) on a tiny synthetic ZJU-MoCap dataset."""
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_zju(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ghnerf_ns.synth import ZJUSynthConfig, write_zju
+
+    out = tmp_path_factory.mktemp("integration") / "zju"
+    write_zju(ZJUSynthConfig(out=out, subjects=("313", "377", "386"), frames=2, cameras=6, resolution=64, seed=3, progress=False))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_zju: Path):
+    import torch
+
+    from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
+
+    torch.manual_seed(0)
+    config = ghnerf_tiny_method.config.pipeline
+    dm = config.datamanager
+    dm.data = tiny_zju
+    dm.resolution = 64
+    dm.num_workers = 0
+    dm.train_num_rays_per_batch = 128
+    dm.dataparser.train_subjects = ("313", "377")
+    dm.dataparser.test_subjects = ("386",)
+    dm.dataparser.eval_frames = (0, 2, 1)
+    return config.setup(device="cpu", test_mode="val")

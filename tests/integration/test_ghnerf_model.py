@@ -1,0 +1,73 @@
+"""The nerfstudio-facing model: a training step learns, whole images render for dataset and viewer cameras."""
+
+import torch
+from nerfstudio.cameras.cameras import Cameras, CameraType
+
+
+def test_training_steps_decrease_the_loss_on_a_fixed_batch(tiny_pipeline):
+    pipe = tiny_pipeline
+    pipe.train()
+    _, batch = pipe.datamanager.next_train(0)
+    params = [p for group in pipe.get_param_groups().values() for p in group]
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+
+    def loss_value():
+        outputs = pipe.model(batch.target, batch.sources, batch.pixels)
+        return sum(pipe.model.get_loss_dict(outputs, batch).values())
+
+    first = loss_value()
+    optimizer.zero_grad()
+    first.backward()
+    optimizer.step()
+    for _ in range(5):
+        loss = loss_value()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert float(loss_value()) < float(first)
+
+
+def test_batch_is_consistent(tiny_pipeline):
+    _, batch = tiny_pipeline.datamanager.next_train(0)
+    assert batch.sources.num_views in (2, 3)
+    assert batch.pixels.shape == (128, 2) and batch.rgb.shape == (128, 3) and batch.heatmaps.shape == (128, 25)
+    assert batch.target.height == 64 and batch.target.width == 64
+    near, far = batch.target.near_far.tolist()
+    assert 0.1 <= near < far
+    # ENeRF samples 75% of the rays on the (dilated) mask.
+    assert float(batch.mask.mean()) >= 0.7
+
+
+def test_eval_camera_renders_every_output(tiny_pipeline):
+    pipe = tiny_pipeline
+    camera, batch = next(iter(pipe.datamanager.fixed_indices_eval_dataloader))
+    outputs = pipe.model.get_outputs_for_camera(camera)
+    expected = {"rgb": 3, "depth": 1, "accumulation": 1, "heatmap": 1, "heatmaps": 25, "heatmap_overlay": 3,
+                "keypoints_overlay": 3, "cse": 16, "cse_rgb": 3}  # fmt: skip
+    for name, channels in expected.items():
+        assert outputs[name].shape == (64, 64, channels), name
+        assert outputs[name].is_contiguous() and outputs[name].dtype == torch.float32
+    metrics, images = pipe.model.get_image_metrics_and_images(outputs, batch)
+    assert {"psnr", "ssim", "heatmap_mse", "pck", "cse_mse"} <= set(metrics)
+    assert images["rgb"].shape == (64, 128, 3)
+
+
+def test_viewer_camera_of_any_size_renders(tiny_pipeline):
+    """A camera without dataset metadata (the viewer's) at a size that is not a multiple of 32."""
+    pipe = tiny_pipeline
+    dataset_camera = pipe.datamanager.eval_dataset.cameras[0:1]
+    height, width = 50, 70
+    camera = Cameras(
+        camera_to_worlds=dataset_camera.camera_to_worlds,
+        fx=torch.tensor([[60.0]]),
+        fy=torch.tensor([[60.0]]),
+        cx=torch.tensor([[width / 2]]),
+        cy=torch.tensor([[height / 2]]),
+        width=torch.tensor([[width]]),
+        height=torch.tensor([[height]]),
+        camera_type=CameraType.PERSPECTIVE,
+    )
+    outputs = pipe.model.get_outputs_for_camera(camera)
+    assert outputs["rgb"].shape == (height, width, 3)
+    assert outputs["heatmap"].shape == (height, width, 1)
+    assert "cameras" in pipe.model.viewer_controls.g_sources.value
