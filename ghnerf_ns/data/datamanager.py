@@ -4,25 +4,32 @@ Subclasses nerfstudio's ``DataManager`` directly (a source-view model has no per
 derives from ``VanillaDataManagerConfig`` so that ``dataparser: AnnotatedDataParserUnion`` subcommands work and
 ``ns-render dataset`` accepts it. Training samples are decoded lazily in DataLoader worker processes; nothing
 dataset-sized is cached.
+
+What the run skipped (missing files at parse time, unreadable images and empty OpenPose files while training) is
+counted in a :class:`~ghnerf_ns.data.skip_report.SkipReport`, logged the first few times, and written to
+``<run dir>/data_report.json``.
 """
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Literal, Optional, Tuple, Type, Union
+from typing import Dict, List, Literal, Mapping, Optional, Tuple, Type, Union
 
 import torch
+import torch.distributed as dist
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.configs.dataparser_configs import AnnotatedDataParserUnion
 from nerfstudio.data.datamanagers.base_datamanager import DataManager, VanillaDataManagerConfig
 from nerfstudio.data.utils.dataloaders import FixedIndicesEvalDataloader, RandIndicesEvalDataloader
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch.utils.data import DataLoader
 
-from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, HumanImageIndex
+from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, DatasetFormatError, HumanImageIndex
 from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
 from ghnerf_ns.data.human_dataset import HumanImageDataset
 from ghnerf_ns.data.image_loading import working_size
 from ghnerf_ns.data.sample_batches import TrainingBatch, collate_training_batch
+from ghnerf_ns.data.skip_report import ISSUES_KEY, REPORT_FILENAME, SkipReport, capture_console_lines
 from ghnerf_ns.data.training_samples import RaySamplingSpec, TrainingSampleDataset
 
 
@@ -56,6 +63,27 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     """Seed of the ray/source-view sampling (each rank and worker derives its own stream)."""
     eval_image_indices: Optional[Tuple[int, ...]] = (0,)
     """Eval images used for the periodic image evaluation during training (None: all)."""
+    report_every_num_iters: int = 500
+    """How often (steps) the run folder's data_report.json is refreshed; it is also rewritten whenever a new kind of
+    problem or a new broken file shows up."""
+
+
+def distributed_rank(world_size: int, local_rank: int) -> Tuple[int, int]:
+    """(global rank, world size) of this process.
+
+    nerfstudio hands the datamanager the *local* rank (the GPU index on this machine); on several machines two
+    processes share a local rank, so sharding by it would give them the same samples. The process group knows the
+    global rank.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return local_rank, max(world_size, 1)
+
+
+def _collate_with_issues(sample: Dict) -> Tuple[TrainingBatch, Dict[str, List[str]]]:
+    """Split a worker's sample into its TrainingBatch and the data problems it met (see skip_report)."""
+    issues = sample.pop(ISSUES_KEY, {})
+    return collate_training_batch(sample), issues
 
 
 class GHNeRFDataManager(DataManager):
@@ -85,8 +113,17 @@ class GHNeRFDataManager(DataManager):
             config.data = config.dataparser.data
         self.dataparser = config.dataparser.setup()
         self.includes_time = False
-        self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
-        self.eval_dataparser_outputs = self.dataparser.get_dataparser_outputs(split=self.test_split)
+        self.rank, self.num_ranks = distributed_rank(world_size, local_rank)
+        self.skip_report = SkipReport()
+        self._report_path: Optional[Path] = None
+        with capture_console_lines(CONSOLE) as lines:
+            self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
+            self.eval_dataparser_outputs = self.dataparser.get_dataparser_outputs(split=self.test_split)
+        self.skip_report.add_parse_warnings(lines)
+        self.skip_report.images_used = {
+            "train": len(self.train_dataparser_outputs.metadata[TARGETS_KEY]),
+            "eval": len(self.eval_dataparser_outputs.metadata[TARGETS_KEY]),
+        }
         sigma = config.heatmap_sigma
         self.train_dataset = HumanImageDataset(self.train_dataparser_outputs, config.resolution, 0, sigma)
         self.eval_dataset = HumanImageDataset(self.eval_dataparser_outputs, config.resolution, 1, sigma)
@@ -128,13 +165,18 @@ class GHNeRFDataManager(DataManager):
             num_views_probs=cfg.train_num_views_probs if train else (1.0,),
             heatmap_sigma=cfg.heatmap_sigma,
             with_cse=True,
-            seed=cfg.seed + 1000 * self.local_rank + (0 if train else 7),
+            seed=cfg.seed + 1000 * self.rank + (0 if train else 7),
             randomize_sources=train,
         )
 
     def _loader(self, dataset: TrainingSampleDataset, seed: int) -> DataLoader:
         # Each rank draws from its own shard of targets, so DDP ranks never train on the same samples.
-        shard = list(range(self.local_rank, len(dataset), max(self.world_size, 1)))
+        shard = list(range(self.rank, len(dataset), self.num_ranks))
+        if not shard:
+            raise DatasetFormatError(
+                f"{len(dataset)} target images cannot be shared among {self.num_ranks} processes; use fewer GPUs or "
+                "more training images"
+            )
         generator = torch.Generator().manual_seed(seed)
         sampler = torch.utils.data.RandomSampler(shard, replacement=True, num_samples=10**9, generator=generator)
         shard_sampler = _ShardSampler(shard, sampler)
@@ -143,7 +185,7 @@ class GHNeRFDataManager(DataManager):
             batch_size=None,
             sampler=shard_sampler,
             num_workers=self.config.num_workers,
-            collate_fn=collate_training_batch,
+            collate_fn=_collate_with_issues,
             persistent_workers=self.config.num_workers > 0,
             prefetch_factor=2 if self.config.num_workers > 0 else None,
         )
@@ -155,8 +197,48 @@ class GHNeRFDataManager(DataManager):
         CONSOLE.print(
             f"[bold]GHNeRF training data:[/bold] {len(self.train_targets)} target images of "
             f"{len(set(self.train_targets.subject_idx.tolist()))} subjects, "
-            f"{len(self.eval_targets)} eval images of {len(set(self.eval_targets.subject_idx.tolist()))} unseen subjects"
+            f"{len(self.eval_targets)} eval images of {len(set(self.eval_targets.subject_idx.tolist()))} unseen subjects; "
+            f"{self._parse_skip_summary()}"
         )
+
+    def _parse_skip_summary(self) -> str:
+        skipped = self.skip_report.parse_time
+        if not skipped:
+            return "no image skipped"
+        reasons = ", ".join(f"{r.files} ({why})" for why, r in skipped.items())
+        return f"skipped {sum(r.files for r in skipped.values())} images: {reasons}; see {REPORT_FILENAME} in the run folder"
+
+    # ------------------------------------------------------------------------------------------------ report
+    def record_issues(self, issues: Mapping[str, List[str]]) -> None:
+        """Merge one sample's data problems; log new ones (the first few per reason) and refresh the report file."""
+        if not issues:
+            return
+        new = self.skip_report.merge_sample_issues(issues)
+        for line in new:
+            CONSOLE.print(f"[bold yellow]Warning: {line} (counted in {REPORT_FILENAME})")
+        if new:
+            self.write_report()
+
+    def write_report(self) -> None:
+        """Write ``data_report.json`` into the run folder (rank 0 only; nothing before the trainer names the folder)."""
+        if self._report_path is not None and self.rank == 0:
+            self.skip_report.write(self._report_path)
+
+    def get_training_callbacks(self, training_callback_attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
+        """Learn the run folder from the trainer, write the report there now and refresh it periodically."""
+        trainer = training_callback_attributes.trainer
+        base_dir = getattr(trainer, "base_dir", None)
+        if base_dir is None:
+            return []
+        self._report_path = Path(base_dir) / REPORT_FILENAME
+        self.write_report()
+        return [
+            TrainingCallback(
+                where_to_run=[TrainingCallbackLocation.AFTER_TRAIN_ITERATION],
+                update_every_num_iters=max(1, self.config.report_every_num_iters),
+                func=lambda step: self.write_report(),
+            )
+        ]
 
     def setup_eval(self):
         self.eval_sample_dataset = self._sample_dataset(
@@ -165,16 +247,18 @@ class GHNeRFDataManager(DataManager):
 
     def next_train(self, step: int) -> Tuple[Cameras, TrainingBatch]:
         if self._train_iter is None:
-            self._train_iter = iter(self._loader(self.train_sample_dataset, self.config.seed + self.local_rank))
+            self._train_iter = iter(self._loader(self.train_sample_dataset, self.config.seed + self.rank))
         self.train_count += 1
-        batch: TrainingBatch = next(self._train_iter)
+        batch, issues = next(self._train_iter)
+        self.record_issues(issues)
         return self.train_dataset.cameras[batch.row : batch.row + 1].to(self.device), batch.to(self.device)
 
     def next_eval(self, step: int) -> Tuple[Cameras, TrainingBatch]:
         if self._eval_iter is None:
             self._eval_iter = iter(self._loader(self.eval_sample_dataset, self.config.seed + 99))
         self.eval_count += 1
-        batch: TrainingBatch = next(self._eval_iter)
+        batch, issues = next(self._eval_iter)
+        self.record_issues(issues)
         return self.eval_dataset.cameras[batch.row : batch.row + 1].to(self.device), batch.to(self.device)
 
     def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:

@@ -3,6 +3,11 @@
 Cameras are the undistorted pinhole cameras at the working resolution, and every camera carries two small integer
 metadata entries (``ghnerf_split``, ``ghnerf_row``) so that the model can find the source views of an eval image from
 the camera alone (nerfstudio's eval loop and ns-render pass only the camera).
+
+The training split's dataset is ordered camera-major (camera, then subject, then frame): nerfstudio's viewer draws the
+frustums of ``np.linspace(0, len - 1, max_num_display_images)`` dataset positions, so with the trainer's 12 display
+images this shows the input-camera rig (one frustum per camera of a 12-camera rig) instead of one camera many times.
+Positions are not index rows: ``ghnerf_row`` metadata and :meth:`HumanImageDataset.position_of_row` map between them.
 """
 
 from copy import copy
@@ -53,6 +58,11 @@ def working_cameras(index: HumanImageIndex, resolution: int, split_id: int) -> C
     )
 
 
+def camera_major_order(camera: np.ndarray, subject_idx: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Rows sorted by (camera, subject, frame) (per-row arrays of a HumanImageIndex): the training split's display order."""
+    return np.lexsort((frame, subject_idx, camera)).astype(np.int64)
+
+
 class HumanImageDataset(InputDataset):
     """A split's target images, decoded on access (undistorted, masked, working resolution)."""
 
@@ -68,18 +78,26 @@ class HumanImageDataset(InputDataset):
         self.split_id = split_id
         self.with_cse = with_cse
         self.heatmap_sigma = heatmap_sigma
-        self.cameras = working_cameras(self.index, resolution, split_id)
+        # Dataset position -> index row (identity for the eval split, whose order ns-render dataset's file names follow).
+        self.rows = camera_major_order(self.index.camera, self.index.subject_idx, self.index.frame) if split_id == 0 else np.arange(len(self.index), dtype=np.int64)
+        self._positions = np.argsort(self.rows)
+        self.cameras = working_cameras(self.index, resolution, split_id)[torch.from_numpy(self.rows)]
+
+    def position_of_row(self, row: int) -> int:
+        """Dataset position (``cameras``/``__getitem__`` index) of an index row."""
+        return int(self._positions[row])
 
     def __len__(self) -> int:
         return len(self.index)
 
     def get_data(self, image_idx: int, image_type="float32") -> Dict:
+        row = int(self.rows[image_idx])  # image_idx is a dataset position
         view = load_view(
-            self.index, image_idx, self.resolution, keypoints=read_keypoints(self.index, image_idx), with_cse=self.with_cse
+            self.index, row, self.resolution, keypoints=read_keypoints(self.index, row), with_cse=self.with_cse
         )
         h, w = view.mask.shape
         keypoints = torch.from_numpy(view.keypoints)
-        box = torch.from_numpy(self.index.box(image_idx))
+        box = torch.from_numpy(self.index.box(row))
         data: Dict = {
             "image_idx": image_idx,
             "image": torch.from_numpy(view.image),
@@ -92,7 +110,7 @@ class HumanImageDataset(InputDataset):
         if view.cse is not None:
             data["cse"] = torch.from_numpy(view.cse)
         if self.index.joints3d_files:
-            key = (int(self.index.subject_idx[image_idx]), int(self.index.frame[image_idx]))
+            key = (int(self.index.subject_idx[row]), int(self.index.frame[row]))
             path = self.index.joints3d_files.get(key)
             if path is not None:
                 data["joints3d"] = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))

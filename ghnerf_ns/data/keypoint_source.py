@@ -5,6 +5,8 @@ annotation joint by joint wherever it is confident; joints it misses keep the da
 person leaves every joint to the annotation (or masked when there is none).
 """
 
+from typing import Tuple
+
 import numpy as np
 
 from dataparsers.human_common import HumanImageIndex
@@ -13,10 +15,21 @@ from dataparsers.openpose_json import read_openpose_json
 
 def read_keypoints(index: HumanImageIndex, row: int) -> np.ndarray:
     """(25, 3) BODY_25 keypoints of image ``row`` in native, distorted pixels; confidence 0 marks a missing joint."""
+    return read_keypoints_checked(index, row)[0]
+
+
+def read_keypoints_checked(index: HumanImageIndex, row: int) -> Tuple[np.ndarray, bool]:
+    """:func:`read_keypoints` plus whether the image has an OpenPose JSON file that holds no (confident) person.
+
+    Such an image keeps only the dataset's own joints (usually none: every joint is masked); training counts and
+    reports these files instead of failing on them.
+    """
     keypoints = index.keypoints_2d[row].astype(np.float32).copy()
     path = index.keypoint_files[row]
+    no_person = False
     if path is not None:
         teacher = read_openpose_json(path).astype(np.float32)
         use = teacher[:, 2] > 0
         keypoints[use] = teacher[use]
-    return keypoints
+        no_person = not bool(use.any())
+    return keypoints, no_person

@@ -12,12 +12,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dataparsers.human_common import HumanImageIndex
+from dataparsers.human_common import DatasetFormatError, HumanImageIndex
 from ghnerf_ns.data.image_loading import ImageReadError, LoadedView, load_view
-from ghnerf_ns.data.keypoint_source import read_keypoints
+from ghnerf_ns.data.keypoint_source import read_keypoints_checked
+from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_SOURCES, UNREADABLE_IMAGE
 from ghnerf_ns.data.source_bank import c2w_from_w2c
 from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
 from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels
+
+
+class TooFewSourceViews(ImageReadError):
+    """The target's frame has fewer other input cameras than source views are needed (its images were skipped)."""
 
 
 @dataclass
@@ -97,10 +102,14 @@ class TrainingSampleDataset(Dataset):
         self.randomize_sources = randomize_sources
         self._rng: Optional[np.random.Generator] = None
         self._source_rows: Dict[Tuple[str, int, int], int] = {}
+        frame_cams: Dict[Tuple[str, int], List[int]] = {}
         for row in range(len(sources)):
             key = (sources.subjects[int(sources.subject_idx[row])], int(sources.frame[row]), int(sources.camera[row]))
             self._source_rows[key] = row
-        self._candidates: Dict[Tuple[str, int], List[int]] = {}
+            frame_cams.setdefault(key[:2], []).append(key[2])
+        # Input cameras present in each (subject, frame): images the dataparser skipped leave holes in some frames.
+        self._frame_cams: Dict[Tuple[str, int], Tuple[int, ...]] = {k: tuple(sorted(v)) for k, v in frame_cams.items()}
+        self._candidates: Dict[Tuple[str, int, Tuple[int, ...]], List[int]] = {}
         self.skipped: List[str] = []
 
     def __len__(self) -> int:
@@ -116,11 +125,15 @@ class TrainingSampleDataset(Dataset):
     def candidates(self, subject: str, frame: int, camera: int, w2c: np.ndarray) -> List[int]:
         """Candidate source cameras of a training target: its ``max(choices) + 1`` nearest input cameras, self excluded.
 
-        Cached per (subject, camera): a subject's rig does not move between frames.
+        Cached per (subject, camera, cameras present in the frame): a subject's rig does not move between frames, but a
+        frame with skipped (missing) images has fewer cameras to choose from.
         """
-        key = (subject, camera)
+        cams = list(self._frame_cams.get((subject, frame), ()))
+        key = (subject, camera, tuple(cams))
         if key not in self._candidates:
-            cams = sorted(c for (s, f, c) in self._source_rows if s == subject and f == frame)
+            if not cams:
+                self._candidates[key] = []
+                return []
             pool = c2w_from_w2c(np.stack([self.sources.w2c[self._source_rows[(subject, frame, c)]] for c in cams]))
             exclude = cams.index(camera) if camera in cams else None
             n = max(self.choices) + 1
@@ -130,22 +143,41 @@ class TrainingSampleDataset(Dataset):
 
     def __getitem__(self, item: int) -> Dict[str, object]:
         rng = self.rng()
+        failed: Dict[str, List[str]] = {}
         for _ in range(20):
             try:
-                return self._make(item, rng)
+                sample = self._make(item, rng)
             except ImageReadError as err:
-                # A truncated or unreadable file found while training: replace the sample, count and report it.
+                # A truncated or unreadable file found while training: replace the sample, count and report it. This
+                # runs in a worker process, so the sample carries its problems back to the main process (ISSUES_KEY).
                 self.skipped.append(str(err))
+                reason = TOO_FEW_SOURCES if isinstance(err, TooFewSourceViews) else UNREADABLE_IMAGE
+                failed.setdefault(reason, []).append(str(err))
                 item = int(rng.integers(len(self)))
-        raise RuntimeError("20 consecutive training samples could not be read; last errors:\n" + "\n".join(self.skipped[-5:]))
+                continue
+            issues: Dict[str, List[str]] = sample[ISSUES_KEY]  # type: ignore[assignment]
+            issues.update(failed)
+            return sample
+        raise DatasetFormatError(
+            "20 consecutive training samples could not be used (is the dataset folder readable?); last errors:\n"
+            + "\n".join(self.skipped[-5:])
+        )
 
     def _make(self, row: int, rng: np.random.Generator) -> Dict[str, object]:
         t = self.targets
         subject = t.subjects[int(t.subject_idx[row])]
         frame, camera = int(t.frame[row]), int(t.camera[row])
-        target = load_view(t, row, self.resolution, keypoints=read_keypoints(t, row), with_cse=self.with_cse)
+        keypoints, no_person = read_keypoints_checked(t, row)
+        target = load_view(t, row, self.resolution, keypoints=keypoints, with_cse=self.with_cse)
         num_views = sample_num_views(rng, self.choices, self.probs)
         candidates = self.candidates(subject, frame, camera, t.w2c[row])
+        if len(candidates) < min(self.choices):
+            # Missing images left this frame with too few other input cameras: replace the sample and report it.
+            raise TooFewSourceViews(
+                f"{t.image_filenames[row]}: only {len(candidates)} other input camera(s) in {subject} frame {frame}, "
+                f"fewer than {min(self.choices)} source views (images missing)"
+            )
+        num_views = min(num_views, len(candidates))
         if self.randomize_sources:
             cams = training_source_views(rng, candidates, num_views)
         else:
@@ -178,6 +210,7 @@ class TrainingSampleDataset(Dataset):
             "source_cameras": torch.tensor(cams, dtype=torch.long),
             "num_patches": self.rays.num_patches,
             "patch_size": self.rays.patch_size,
+            ISSUES_KEY: {OPENPOSE_NO_PERSON: [str(t.keypoint_files[row])]} if no_person else {},
         }
         if target.cse is not None:
             sample["cse"] = torch.from_numpy(target.cse[y, x])
