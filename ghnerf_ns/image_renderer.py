@@ -5,36 +5,80 @@ background). Any target size works: the target is padded to a multiple of 32 for
 """
 
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from typing import Callable, Dict, Hashable, Optional, Tuple
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from ghnerf_ns.model.geometry import box_mask, image_pixels
+from dataparsers.body25 import NUM_JOINTS
+from ghnerf_ns.model.geometry import box_mask
 from ghnerf_ns.model.network import SIZE_MULTIPLE, EncodedSources, GHNeRFNetwork, LevelOutputs
 from ghnerf_ns.views import SourceViews, TargetView
 
 
-class EncodeCache:
-    """LRU cache of encoded sources keyed by (subject, frame, source cameras, resolution) + a weights version."""
+def tensor_bytes(value: object) -> int:
+    """Bytes held by the tensors inside a (nested) dataclass, tuple, list or dict (shared storages counted once)."""
+    seen: Dict[int, int] = {}
 
-    def __init__(self, capacity: int = 4) -> None:
+    def visit(obj: object) -> None:
+        if isinstance(obj, Tensor):
+            storage = obj.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+        elif is_dataclass(obj) and not isinstance(obj, type):
+            for f in fields(obj):
+                visit(getattr(obj, f.name))
+        elif isinstance(obj, (tuple, list)):
+            for item in obj:
+                visit(item)
+        elif isinstance(obj, dict):
+            for item in obj.values():
+                visit(item)
+
+    visit(value)
+    return sum(seen.values())
+
+
+class EncodeCache:
+    """LRU cache of encoded sources keyed by (subject, frame, source cameras, resolution) + a weights version.
+
+    Bounded twice: at most ``capacity`` entries and at most ``max_bytes`` of tensors (a 512 px ResNet34 entry holds
+    ~270 MB of human features, so a count alone does not bound memory). The newest entry is always kept, even if it
+    alone exceeds ``max_bytes``. Callers put everything that changes the encoding into the key (the weights version:
+    see :func:`weights_version`), so a stale entry is never returned; :meth:`clear` frees memory early.
+    """
+
+    def __init__(self, capacity: int = 4, max_bytes: int = 2 << 30) -> None:
+        if capacity < 1:
+            raise ValueError(f"EncodeCache capacity must be >= 1 (GHNeRFModelConfig.encode_cache_size), got {capacity}")
         self.capacity = capacity
-        self._items: "OrderedDict[Hashable, EncodedSources]" = OrderedDict()
+        self.max_bytes = max_bytes
+        self._items: "OrderedDict[Hashable, Tuple[EncodedSources, int]]" = OrderedDict()
         self.hits = 0
         self.misses = 0
 
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+    @property
+    def nbytes(self) -> int:
+        """Tensor bytes held by the cached entries."""
+        return sum(size for _, size in self._items.values())
+
     def get_or_encode(self, key: Hashable, encode: Callable[[], EncodedSources]) -> EncodedSources:
+        """The cached value of ``key`` (marked most recently used), or ``encode()``'s result, stored."""
         if key in self._items:
             self._items.move_to_end(key)
             self.hits += 1
-            return self._items[key]
+            return self._items[key][0]
         self.misses += 1
         value = encode()
-        self._items[key] = value
-        while len(self._items) > self.capacity:
+        self._items[key] = (value, tensor_bytes(value))
+        while len(self._items) > 1 and (len(self._items) > self.capacity or self.nbytes > self.max_bytes):
             self._items.popitem(last=False)
         return value
 
@@ -42,9 +86,25 @@ class EncodeCache:
         self._items.clear()
 
 
+def weights_version(*modules: torch.nn.Module) -> Tuple[int, ...]:
+    """A token that changes whenever any parameter or buffer of ``modules`` is modified in place.
+
+    Uses the tensors' in-place version counters (bumped by optimiser steps, ``load_state_dict``'s ``copy_``, ...), so
+    an encode-cache key that includes it is invalidated by any weight change without the caller having to remember to
+    clear the cache. Cheap: no data is read.
+    """
+    return tuple(
+        t._version for m in modules for t in (*m.parameters(), *m.buffers())  # pylint: disable=protected-access
+    )
+
+
 def padded_size(height: int, width: int) -> Tuple[int, int]:
     """(H, W) rounded up to the cost volumes' size multiple."""
     return -(-height // SIZE_MULTIPLE) * SIZE_MULTIPLE, -(-width // SIZE_MULTIPLE) * SIZE_MULTIPLE
+
+
+OUTPUT_FILL = {"rgb": 0.0, "accumulation": 0.0, "heatmaps": 0.0, "cse": 0.0}
+"""Value of each output outside the rendered box (depth: the box's far distance)."""
 
 
 def render_image(
@@ -53,46 +113,53 @@ def render_image(
     target: TargetView,
     chunk: int,
 ) -> Dict[str, Tensor]:
-    """Render the fine level of ``target`` (any size) as ``[H, W, C]`` tensors.
+    """Render the fine level of ``target`` (any size) as ``[H, W, C]`` tensors, under ``torch.inference_mode``.
+
+    Per image: the volumes are built once and the output images allocated once; per chunk of rays only the fine level
+    is rendered (``levels=("fine",)``: the coarse level contributes its volume, not its rays) and written in place.
 
     Returns ``rgb``, ``accumulation``, ``depth`` (ray distance; box far distance where nothing is rendered),
     ``heatmaps`` (``[H, W, J]``), optionally ``cse``, and ``box_mask`` (``[H, W, 1]`` bool: the rendered region).
     """
+    if chunk < 1:
+        raise ValueError(f"chunk (GHNeRFModelConfig.eval_num_rays_per_chunk) must be >= 1, got {chunk}")
     height, width = target.height, target.width
     pad_h, pad_w = padded_size(height, width)
     # Padding adds rows/columns at the bottom/right, so the intrinsics stay valid for the padded image.
     padded = replace(target, height=pad_h, width=pad_w)
-    volumes = network.build_volumes(encoded, padded)
-    inside = box_mask(target.box, target.K, target.w2c, height, width)
-    pixels = image_pixels(height, width, target.K.device)[inside.reshape(-1)]
-    pieces: Dict[str, list] = {}
-    for start in range(0, pixels.shape[0], chunk):
-        fine: LevelOutputs = network.render_rays(encoded, volumes, padded, pixels[start : start + chunk]).fine
-        for name in ("rgb", "accumulation", "depth", "heatmaps", "cse"):
-            value = getattr(fine, name)
-            if value is not None:
-                pieces.setdefault(name, []).append(value)
-    far = float(target.near_far[1])
-    fill = {"rgb": 0.0, "accumulation": 0.0, "depth": far, "heatmaps": 0.0, "cse": 0.0}
-    channels = {"rgb": 3, "accumulation": 1, "depth": 1, "heatmaps": 25, "cse": network.config.cse_dim}
-    flat_inside = inside.reshape(-1)
-    out: Dict[str, Tensor] = {}
-    for name, parts in pieces.items():
-        values = torch.cat(parts)
-        image = values.new_full((height * width, channels[name]), fill[name])
-        image[flat_inside] = values
-        out[name] = image.reshape(height, width, -1)
-    if not pieces:  # the box is not in view: an empty (black) render of the right size
-        device = target.K.device
-        for name in ("rgb", "accumulation", "depth", "heatmaps"):
-            out[name] = torch.full((height, width, channels[name]), fill[name], device=device)
-        if network.config.cse_dim:
-            out["cse"] = torch.zeros(height, width, network.config.cse_dim, device=device)
+    device = target.K.device
+    channels = {"rgb": 3, "accumulation": 1, "depth": 1, "heatmaps": NUM_JOINTS}
+    if network.config.cse_dim:
+        channels["cse"] = network.config.cse_dim
+    fill = dict(OUTPUT_FILL, depth=float(target.near_far[1]))
+    with torch.no_grad():
+        # The returned images are ordinary tensors (callers may edit them in place); only the work inside runs under
+        # inference_mode, writing into them.
+        inside = box_mask(target.box, target.K, target.w2c, height, width)
+        flat = {name: torch.full((height * width, c), fill[name], device=device) for name, c in channels.items()}
+    with torch.inference_mode():
+        index = torch.nonzero(inside.reshape(-1))[:, 0]
+        if index.numel() > 0:  # otherwise the box is not in view: an empty (black) render of the right size
+            volumes = network.build_volumes(encoded, padded)
+            # Pixel coordinates of the rendered rays, from their flat index (no full-image pixel grid).
+            pixels = torch.stack([index % width, torch.div(index, width, rounding_mode="floor")], dim=-1).float()
+            for start in range(0, index.shape[0], chunk):
+                fine: LevelOutputs = network.render_rays(
+                    encoded, volumes, padded, pixels[start : start + chunk], levels=("fine",)
+                ).fine
+                rows = index[start : start + chunk]
+                for name, image in flat.items():
+                    value = getattr(fine, name)
+                    if value is not None:
+                        image[rows] = value
+    out = {name: image.reshape(height, width, -1) for name, image in flat.items()}
     out["box_mask"] = inside[..., None]
     return out
 
 
-def source_cache_key(sources: SourceViews, version: int) -> Tuple:
+def source_cache_key(sources: SourceViews, version: Hashable) -> Tuple:
+    """Encode-cache key: the views' (subject, frame, camera ids, resolution) and a weights version (an int bumped by the
+    caller, or :func:`weights_version`)."""
     return (*sources.cache_key(), version)
 
 

@@ -5,8 +5,10 @@ own weights, for the human-encoder features (``f_h``). It is generic in the per-
 """
 
 from dataclasses import dataclass
+from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
@@ -48,7 +50,7 @@ class ViewPooling(nn.Module):
         self.in_channels = in_channels
         self.out_dim = out_dim
         self.view_fc = nn.Sequential(nn.Linear(4, in_channels), nn.ReLU())
-        self.global_fc = nn.Sequential(nn.Linear(3 * in_channels, hidden_dim), nn.ReLU())
+        self.global_fc = _GlobalFC(nn.Linear(3 * in_channels, hidden_dim), nn.ReLU())
         self.weight_fc = nn.Sequential(nn.Linear(hidden_dim, 1), nn.ReLU())
         self.out_fc = nn.Sequential(nn.Linear(hidden_dim, out_dim), nn.ReLU())
         kaiming_init(self)
@@ -56,15 +58,79 @@ class ViewPooling(nn.Module):
     def forward(
         self, features: Float[Tensor, "*bs num_views C"], ray_diff: Float[Tensor, "*bs num_views 4"]
     ) -> PooledFeatures:
-        """Pool ``features`` over the views axis (second to last)."""
-        num_views = features.shape[-2]
-        x = features + self.view_fc(ray_diff)
-        mean = x.mean(dim=-2, keepdim=True)
-        # ENeRF parity: torch.var's unbiased 1/(N-1) variance (written out: much faster than torch.var on CPU over a
-        # short middle axis); with a single view it is defined as 0.
-        var = ((x - mean) ** 2).sum(dim=-2, keepdim=True) / max(num_views - 1, 1)
-        stats = torch.cat([var, mean], dim=-1).expand(*x.shape[:-1], 2 * x.shape[-1])
-        g = self.global_fc(torch.cat([x, stats], dim=-1))
+        """Pool ``features`` over the views axis (second to last).
+
+        Wide per-view features (the human features: 384-768 channels) arrive from ``grid_sample`` as a permuted view of
+        a ``(views, C, points)`` tensor; they are then pooled in that layout (:meth:`_pool_channels_first`) instead of
+        being transposed to ``(points, views, C)`` first, which on CPU cost more than the pooling itself.
+        """
+        num_views, channels = features.shape[-2:]
+        batch_shape = features.shape[:-2]
+        flat = features.reshape(-1, num_views, channels)
+        channels_first = flat.permute(1, 2, 0)
+        if channels_first.is_contiguous() and flat.shape[0] > 1:
+            g = self._pool_channels_first(channels_first, ray_diff.reshape(-1, num_views, 4)).reshape(
+                *batch_shape, num_views, -1
+            )
+        else:
+            g = self._pool_points_first(features, ray_diff)
         weights = torch.softmax(self.weight_fc(g), dim=-2)
         pooled = self.out_fc((weights * g).sum(dim=-2))
         return PooledFeatures(pooled=pooled, view_weights=weights[..., 0])
+
+    def _statistics(self, x: Tensor, view_dim: int) -> Tuple[Tensor, Tensor]:
+        """Mean and ENeRF's unbiased variance over the views axis ``view_dim`` (kept as a size-1 axis)."""
+        num_views = x.shape[view_dim]
+        if num_views == 2:  # the paper's setting: var = (x0 - x1)^2 / 2 exactly, mean = (x0 + x1) / 2, in two passes
+            x0, x1 = x.unbind(dim=view_dim)
+            return ((x0 + x1) * 0.5).unsqueeze(view_dim), ((x0 - x1).square() * 0.5).unsqueeze(view_dim)
+        mean = x.mean(dim=view_dim, keepdim=True)
+        # ENeRF parity: torch.var's unbiased 1/(N-1) variance (written out: much faster than torch.var on CPU over a
+        # short axis); with a single view it is defined as 0.
+        var = ((x - mean) ** 2).sum(dim=view_dim, keepdim=True) / max(num_views - 1, 1)
+        return mean, var
+
+    def _pool_points_first(
+        self, features: Float[Tensor, "*bs num_views C"], ray_diff: Float[Tensor, "*bs num_views 4"]
+    ) -> Float[Tensor, "*bs num_views hidden"]:
+        """``g_i`` for features laid out (points, views, C)."""
+        x = features + self.view_fc(ray_diff)
+        mean, var = self._statistics(x, view_dim=-2)
+        return self.global_fc(x, mean, var, channels_first=False)
+
+    def _pool_channels_first(
+        self, features: Float[Tensor, "num_views C num_points"], ray_diff: Float[Tensor, "num_points num_views 4"]
+    ) -> Float[Tensor, "num_points num_views hidden"]:
+        """``g_i`` (same maths as :meth:`_pool_points_first`) for features laid out (views, C, points): every
+        full-width step is elementwise or a matrix product on that layout; only the hidden-size result is transposed."""
+        view_linear = self.view_fc[0]
+        # ReLU(Linear(ray_diff)) as (views, C, points): W (C, 4) @ ray_diff (views, 4, points) + b.
+        # bmm with the weight broadcast over views (torch.matmul would fold a (C, P) operand's transpose into rows, i.e.
+        # copy the whole full-width tensor).
+        num_views = features.shape[0]
+        weight = view_linear.weight.expand(num_views, -1, -1)
+        view_term = torch.relu(torch.baddbmm(view_linear.bias[:, None], weight, ray_diff.permute(1, 2, 0)))
+        x = features + view_term
+        mean, var = self._statistics(x, view_dim=0)  # (1, C, points) each
+        return self.global_fc(x, mean, var, channels_first=True)
+
+
+class _GlobalFC(nn.Sequential):
+    """``ReLU(Linear(cat[x_i, var, mean]))`` (psi's ``global_fc``; same parameters as the plain Sequential) computed as
+    ``W_x x_i + (W_v var + W_m mean + b)``: the statistics are shared by all views, so their product is computed once
+    per point instead of once per view, and the ``[x, var, mean]`` tensor (3C channels per view) is never built."""
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, mean: Tensor, var: Tensor, channels_first: bool = False
+    ) -> Float[Tensor, "*bs num_views hidden"]:
+        """Points-first: ``x`` (*bs, V, C), statistics (*bs, 1, C). Channels-first: ``x`` (V, C, P), statistics
+        (1, C, P). Returns ``g`` as (*bs, V, hidden) / (P, V, hidden)."""
+        linear: nn.Linear = self[0]  # type: ignore[assignment]
+        channels = x.shape[1] if channels_first else x.shape[-1]
+        w_x, w_var, w_mean = linear.weight.split(channels, dim=1)
+        if not channels_first:
+            shared = F.linear(torch.cat([var, mean], dim=-1), linear.weight[:, channels:], linear.bias)
+            return self[1](F.linear(x, w_x) + shared)
+        shared = torch.matmul(w_var, var[0]) + torch.matmul(w_mean, mean[0]) + linear.bias[:, None]
+        g = self[1](torch.baddbmm(shared, w_x.expand(x.shape[0], -1, -1), x))  # (views, hidden, points)
+        return g.permute(2, 0, 1)
