@@ -1,0 +1,248 @@
+"""3D keypoints from a trained GHNeRF model (paper 3.4): the volumetric estimate and the triangulated estimate.
+
+**Volumetric.** The field ``g_h`` needs, at every 3D point, the pixel-aligned source features (available anywhere)
+and a voxel feature ``f_voxel`` read from the fine cost volume, which lives in some *target* camera's frustum. The
+3D query therefore builds the cascade volumes of a **reference camera**: the pose of the subject/frame's first input
+camera (the one with the lowest camera index), with its intrinsics refitted (:func:`reference_target`) so that the
+whole 3D box projects inside a square image with a margin; sources are that camera's nearest other input cameras,
+exactly as a training target's sources are chosen (the reference camera itself is excluded). Each grid point is
+projected into the reference camera: its pixel gives (u, v) of the volume and its z-depth the position between the
+fine level's per-pixel first and last plane. The fine volume only spans a band of ``depth +- std`` around the coarse
+surface (ENeRF's cascade): points outside it read the volume's zero padding, as the renderer never samples there
+either; the occupancy weighting of :mod:`ghnerf_ns.keypoints.peaks3d` keeps such empty space from winning.
+
+**Triangulated.** 2D keypoints of several rendered views (eval cameras, dataset cameras or orbit cameras) are
+triangulated with :func:`ghnerf_ns.keypoints.triangulation.triangulate_dlt`.
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+
+from dataparsers.human_common import HumanImageIndex
+from ghnerf_ns.data.image_loading import undistort_keypoints
+from ghnerf_ns.data.keypoint_source import read_keypoints
+from ghnerf_ns.keypoints.extractor import KeypointExtractor
+from ghnerf_ns.keypoints.metrics import mpjpe_mm
+from ghnerf_ns.keypoints.triangulation import triangulate_dlt
+from ghnerf_ns.model.cost_volume import to_z_depth
+from ghnerf_ns.model.depth_sampler import sample_pixel_maps
+from ghnerf_ns.model.geometry import box_corners, box_near_far, camera_centers, project
+from ghnerf_ns.model.network import SIZE_MULTIPLE, EncodedSources, GHNeRFNetwork, TargetVolumes
+from ghnerf_ns.model.projection import project_samples, sample_voxel_features
+from ghnerf_ns.views import TargetView
+
+DEFAULT_REFERENCE_SIZE = 64
+"""Side of the square reference image whose cascade volumes the 3D query reads (multiple of 32)."""
+DEFAULT_MARGIN = 0.1
+"""Fraction of the reference image left free on each side around the projected box."""
+
+
+@dataclass
+class Keypoints3D:
+    """Both 3D estimates of one subject/frame, world metres (the dataset's frame)."""
+
+    volumetric: Float[Tensor, "num_joints 4"]
+    """(x, y, z, score) from the peaks of the occupancy-weighted volumetric heatmap; zeros where not found."""
+    volumetric_valid: Bool[Tensor, " num_joints"]
+    """Joints the volumetric peak procedure found."""
+    triangulated: Float[Tensor, "num_joints 4"]
+    """(x, y, z, mean confidence) from DLT of rendered 2D keypoints; zeros where not triangulated."""
+    triangulated_valid: Bool[Tensor, " num_joints"]
+    """Joints seen confidently in at least two rendered views."""
+
+
+def reference_target(
+    box: Float[Tensor, "2 3"], w2c: Float[Tensor, "4 4"], size: int = DEFAULT_REFERENCE_SIZE, margin: float = DEFAULT_MARGIN
+) -> TargetView:
+    """A square virtual camera with the pose ``w2c`` whose intrinsics make the whole ``box`` project inside the image.
+
+    Only ``K`` is refitted (focal length and principal point), so the view direction stays that of a real camera the
+    model has seen during training. Raises ValueError when a box corner is behind the camera (no pinhole fits).
+    """
+    if size % SIZE_MULTIPLE or size <= 0:
+        raise ValueError(f"reference size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"reference margin must be in [0, 0.5), got {margin}")
+    corners = box_corners(box)
+    cam = corners @ w2c[:3, :3].T + w2c[:3, 3]
+    if bool((cam[:, 2] <= 1e-3).any()):
+        raise ValueError(
+            "a corner of the human's 3D box is behind the reference camera, so no pinhole image can contain the box; "
+            "choose another reference camera"
+        )
+    xy = cam[:, :2] / cam[:, 2:3]  # normalised image coordinates
+    lo, hi = xy.min(dim=0).values, xy.max(dim=0).values
+    usable = (size - 1) * (1.0 - 2.0 * margin)
+    focal = usable / torch.clamp_min((hi - lo).max(), 1e-6)
+    center = (lo + hi) / 2.0
+    principal = (size - 1) / 2.0 - focal * center
+    K = torch.zeros(3, 3, dtype=w2c.dtype, device=w2c.device)
+    K[0, 0], K[1, 1], K[2, 2] = focal, focal, 1.0
+    K[:2, 2] = principal
+    return TargetView(K=K, w2c=w2c, height=size, width=size, box=box, near_far=box_near_far(box, w2c))
+
+
+def query_points(
+    network: GHNeRFNetwork,
+    encoded: EncodedSources,
+    volumes: TargetVolumes,
+    target: TargetView,
+    points: Float[Tensor, "num_points 3"],
+) -> Tuple[Float[Tensor, " num_points"], Float[Tensor, "num_points num_joints"]]:
+    """Density and joint heatmaps of the fine field at arbitrary world points (see the module docstring).
+
+    The voxel feature comes from the fine volume of ``volumes`` (built for ``target``); points whose projection or
+    depth falls outside it read zeros (the volume's padding).
+    """
+    level = network.levels[1]
+    volume = volumes.fine
+    uv, z = project(points, target.K, target.w2c)
+    near_far = sample_pixel_maps(volume.near_far, uv, target.height, target.width)  # (P, 2), level parametrisation
+    z_param = 1.0 / torch.clamp_min(z, 1e-6) if level.inverse_depth else z
+    near, far = near_far[:, 0], near_far[:, 1]
+    # Same normalisation as the depth-guided samples (ENeRF sample_along_depth's uvd), zeros outside via grid_sample.
+    if level.inverse_depth:
+        d = (near - z_param) / torch.clamp_min(near - far, 1e-6)
+    else:
+        d = (z_param - near) / torch.clamp_min(far - near, 1e-6)
+    uv_norm = uv / uv.new_tensor([max(target.width - 1, 1), max(target.height - 1, 1)])
+    coords = torch.cat([uv_norm, d[:, None]], dim=-1)
+    voxel = sample_voxel_features(volume.features, coords)
+    sources = encoded.sources
+    projected = project_samples(
+        points[:, None, :],
+        sources.images,
+        encoded.pyramid.at_stride(level.render_feature_stride),
+        sources.K,
+        sources.w2c,
+        target.w2c,
+        human_features=encoded.human_features,
+    )
+    view_dirs = points - camera_centers(target.w2c)
+    view_dirs = view_dirs / torch.clamp_min(torch.linalg.norm(view_dirs, dim=-1, keepdim=True), 1e-6)
+    out = network.fields[1](voxel[:, None, :], projected, view_dirs)
+    if out.heatmaps is None:
+        raise ValueError("the network's fine field has no heatmap head; 3D keypoints need GHNeRF's g_h")
+    return out.density[:, 0, 0], out.heatmaps[:, 0, :]
+
+
+def volumetric_keypoints(
+    network: GHNeRFNetwork,
+    encoded: EncodedSources,
+    target: TargetView,
+    extractor: KeypointExtractor,
+) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
+    """3D peaks of the density-weighted volumetric heatmap over ``target.box`` (chunked by ``volume_chunk``)."""
+    with torch.no_grad():
+        volumes = network.build_volumes(encoded, target)
+
+        def query(points: Tensor) -> Tuple[Tensor, Tensor]:
+            return query_points(network, encoded, volumes, target, points.to(target.K.dtype))
+
+        return extractor.extract_3d(query, target.box)
+
+
+def triangulated_keypoints(
+    keypoints_2d: Sequence[Float[Tensor, "num_joints 3"]],
+    K: Sequence[Float[Tensor, "3 3"]],
+    w2c: Sequence[Float[Tensor, "4 4"]],
+    min_confidence: float = 0.1,
+) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
+    """DLT of the 2D keypoints of several rendered views; fewer than two views gives no valid joint."""
+    num_joints = int(keypoints_2d[0].shape[0]) if keypoints_2d else 25
+    if len(keypoints_2d) < 2:
+        device = keypoints_2d[0].device if keypoints_2d else torch.device("cpu")
+        return torch.zeros(num_joints, 4, device=device), torch.zeros(num_joints, dtype=torch.bool, device=device)
+    return triangulate_dlt(torch.stack(list(keypoints_2d)), torch.stack(list(K)), torch.stack(list(w2c)), min_confidence)
+
+
+def model_volumetric_keypoints(
+    model: torch.nn.Module,
+    subject: str,
+    frame: int,
+    extractor: KeypointExtractor,
+    reference_size: int = DEFAULT_REFERENCE_SIZE,
+    num_views: Optional[int] = None,
+) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
+    """The volumetric estimate of a :class:`~ghnerf_ns.ghnerf_model.GHNeRFModel` for one subject/frame.
+
+    Reference camera: the input camera with the lowest index; sources: its ``num_views`` (default: the model's
+    ``num_source_views``) nearest other input cameras (see the module docstring).
+    """
+    bank = getattr(model, "_bank", None)
+    if bank is None:
+        raise RuntimeError("the model has no SourceViewBank: load it through GHNeRFPipeline (ns-eval/eval_setup)")
+    pool = bank.pool(subject, frame)
+    ref_entry = min(pool, key=bank.camera_of)
+    device = model.device
+    box = torch.from_numpy(bank.box(subject, frame)).to(device).float()
+    w2c_ref = bank.load([ref_entry]).w2c[0].to(device).float()
+    target = reference_target(box, w2c_ref, reference_size)
+    count = num_views or model.config.num_source_views
+    if len(pool) < 2:
+        raise ValueError(f"subject {subject} frame {frame} has {len(pool)} input camera(s); 3D keypoints need >= 2")
+    entries = bank.select(
+        subject, frame, w2c_ref.cpu().numpy(), min(count, len(pool) - 1), True, exclude_camera=bank.camera_of(ref_entry)
+    )
+    sources = bank.load(entries).to(device)
+    encoded = model.encode_sources(sources)
+    return volumetric_keypoints(model.network, encoded, target, extractor)
+
+
+def annotated_joints3d(
+    indices: Sequence[HumanImageIndex], subject: str, frame: int, min_confidence: float = 0.1
+) -> Float[Tensor, "num_joints 4"]:
+    """3D ground truth of a real dataset: DLT of the annotated 2D keypoints of every camera of (subject, frame).
+
+    Uses all rows of ``indices`` (e.g. the input and test cameras) showing that subject and frame, with the keypoints
+    undistorted into each camera's pinhole model at native resolution. Returns ``(x, y, z, validity)``; validity is 1
+    for joints seen confidently in at least two cameras, else 0 (excluded from MPJPE).
+    """
+    keypoints, Ks, w2cs = [], [], []
+    for index in indices:
+        for row in range(len(index)):
+            if index.subjects[int(index.subject_idx[row])] != subject or int(index.frame[row]) != int(frame):
+                continue
+            kp = undistort_keypoints(read_keypoints(index, row), index.K[row], index.dist[row])
+            w2c = np.eye(4, dtype=np.float64)
+            w2c[:3] = index.w2c[row]
+            keypoints.append(torch.from_numpy(np.asarray(kp, np.float64)))
+            Ks.append(torch.from_numpy(index.K[row].astype(np.float64)))
+            w2cs.append(torch.from_numpy(w2c))
+    points, valid = triangulated_keypoints(keypoints, Ks, w2cs, min_confidence)
+    return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1).float()
+
+
+@dataclass
+class FrameViews:
+    """What ns-eval collects for one (subject, frame) of the eval split while it renders the frame's images."""
+
+    subject: str
+    frame: int
+    keypoints_2d: List[Tensor] = field(default_factory=list)
+    """Predicted (x, y, score) [J, 3] per rendered view."""
+    K: List[Tensor] = field(default_factory=list)
+    """OpenCV intrinsics of each rendered view at the render resolution."""
+    w2c: List[Tensor] = field(default_factory=list)
+    """OpenCV world-to-camera of each rendered view."""
+    joints3d: Optional[Tensor] = None
+    """Synthetic ground truth (25, 4) where the dataset has it (batch key ``joints3d``)."""
+
+
+def frame_mpjpe_metrics(
+    views: FrameViews, volumetric: Tuple[Tensor, Tensor], gt: Float[Tensor, "num_joints 4"]
+) -> Dict[str, float]:
+    """Sums and counts for the pooled ``mpjpe_3d`` / ``mpjpe_3d_triangulated`` of one frame (mm)."""
+    out: Dict[str, float] = {}
+    triangulated = triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)
+    for name, (points, valid) in (("mpjpe_3d", volumetric), ("mpjpe_3d_triangulated", triangulated)):
+        result = mpjpe_mm(points.cpu(), gt.cpu(), pred_valid=valid.cpu())
+        out[f"{name}_sum"] = result.mpjpe_mm * result.num_joints if result.num_joints else 0.0
+        out[f"{name}_num_joints"] = float(result.num_joints)
+        out[f"{name}_num_missing"] = float(result.num_missing)
+    return out
