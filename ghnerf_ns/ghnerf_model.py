@@ -8,7 +8,7 @@ Two call paths:
 """
 
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 import torch
 from nerfstudio.cameras.cameras import Cameras
@@ -21,7 +21,7 @@ from dataparsers.human_common import HumanImageIndex
 from ghnerf_ns.data.human_dataset import ROW_KEY, SPLIT_KEY
 from ghnerf_ns.data.sample_batches import TrainingBatch
 from ghnerf_ns.data.source_bank import SourceViewBank
-from ghnerf_ns.image_renderer import EncodeCache, human_features_for, render_image, source_cache_key
+from ghnerf_ns.image_renderer import EncodeCache, human_features_for, render_image, source_cache_key, weights_version
 from ghnerf_ns.model.geometry import box_near_far, cameras_to_opencv
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, rgb_loss
@@ -70,7 +70,6 @@ class GHNeRFModel(Model):
         self._targets: Dict[int, HumanImageIndex] = {}
         self._heatmap_sigma = 2.0
         self._encode_cache = EncodeCache(self.config.encode_cache_size)
-        self._weights_version = 0
 
     # ------------------------------------------------------------------------------------------------ wiring
     def attach_data(self, bank: SourceViewBank, targets: Dict[int, HumanImageIndex], heatmap_sigma: float) -> None:
@@ -96,7 +95,6 @@ class GHNeRFModel(Model):
             self._perceptual.to(self.device)
 
         def weights_changed(step: int) -> None:
-            self._weights_version += 1
             self._encode_cache.clear()
 
         return [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], weights_changed)]
@@ -170,7 +168,7 @@ class GHNeRFModel(Model):
 
     def encode_sources(self, sources: SourceViews):
         """Encoded sources through the LRU cache (the human encoder and pyramid run once per view set)."""
-        key = source_cache_key(sources, self._weights_version)
+        key = source_cache_key(sources, weights_version(self.network, self.human_encoder))
         return self._encode_cache.get_or_encode(
             key, lambda: self.network.encode(sources, human_features_for(self.human_encoder, sources))
         )
@@ -181,9 +179,12 @@ class GHNeRFModel(Model):
         sources = self._bank.load(entries).to(self.device)
         self.viewer_controls.show_sources(label)
         raw = render_image(self.network, self.encode_sources(sources), target, self.config.eval_num_rays_per_chunk)
-        return viewer_outputs(raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold)
+        # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE for the per-image metrics.
+        meta = camera.metadata or {}
+        keep_raw = ROW_KEY in meta and SPLIT_KEY in meta
+        return viewer_outputs(raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold, keep_raw_maps=keep_raw)
 
     def get_image_metrics_and_images(
-        self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]
+        self, outputs: Dict[str, Tensor], batch: Dict[str, Any]
     ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
         return image_metrics_and_images(outputs, batch, self._heatmap_sigma, self.config.keypoint_threshold)

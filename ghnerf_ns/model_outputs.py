@@ -1,10 +1,10 @@
 """What a whole-image render shows (viewer/ns-render outputs) and how it is scored (ns-eval per-image metrics).
 
-Every output is a contiguous float ``[H, W, C]`` tensor with C in {1, 3, >3 non-degenerate}: nerfstudio's viewer
-colormaps 1 channel, shows 3 as RGB, PCA-projects more, and raises on 2 channels or all-zero PCA inputs.
+Every output the viewer can pick is a contiguous, finite float ``[H, W, C]`` tensor with C in {1, 3}: nerfstudio's
+viewer colormaps 1 channel, shows 3 as RGB, and raises on 2 channels or on degenerate (e.g. all-zero) PCA inputs.
 """
 
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -14,37 +14,53 @@ from ghnerf_ns.keypoints.heatmap_targets import render_gt_heatmaps
 from ghnerf_ns.keypoints.metrics import pck
 from ghnerf_ns.keypoints.peaks2d import extract_keypoints_2d
 from ghnerf_ns.viewer.controls import ViewerSettings
-from ghnerf_ns.viewer.visuals import cse_to_rgb, draw_keypoints_overlay, heatmap_max_channel, heatmap_overlay
+from ghnerf_ns.viewer.visuals import (
+    cse_to_rgb,
+    draw_keypoints_overlay,
+    heatmap_max_channel,
+    heatmap_overlay,
+    pca_colours,
+    safe_viewer_output,
+)
 
 NAN = float("nan")
 DEFAULT_SETTINGS = ViewerSettings(subject="", frame_position=0, num_views=2, joint=None, opacity=0.6, show_keypoints=True)
 
 
-def viewer_outputs(raw: Dict[str, Tensor], settings: Optional[ViewerSettings], keypoint_threshold: float) -> Dict[str, Tensor]:
-    """The model's image outputs from a raw fine-level render (see DESIGN.md "Model outputs")."""
+def viewer_outputs(
+    raw: Dict[str, Tensor], settings: Optional[ViewerSettings], keypoint_threshold: float, keep_raw_maps: bool = False
+) -> Dict[str, Tensor]:
+    """The model's image outputs from a raw fine-level render (see DESIGN.md "Model outputs").
+
+    Every output is display-safe (:func:`safe_viewer_output`): 1 or 3 float channels, contiguous, finite. ``heatmaps``
+    (25 joints) and ``cse`` (embedding) are PCA-coloured here, black where PCA is undefined (e.g. all-zero heatmaps of
+    an untrained model), because nerfstudio's own PCA raises on such images. With ``keep_raw_maps`` (dataset cameras:
+    ns-eval, ns-render dataset) they stay the raw multi-channel maps, which the per-image metrics need.
+    """
     settings = settings or DEFAULT_SETTINGS
     rgb = raw["rgb"].clamp(0.0, 1.0).contiguous()
-    heatmaps = raw["heatmaps"].contiguous()
+    heatmaps = torch.nan_to_num(raw["heatmaps"].float()).contiguous()
     heatmap = heatmap_max_channel(heatmaps, settings.joint)
     keypoints, found = extract_keypoints_2d(heatmaps, threshold=keypoint_threshold)
     overlay = draw_keypoints_overlay(rgb, keypoints, keypoint_threshold, valid=found) if settings.show_keypoints else rgb
     out = {
         "rgb": rgb,
-        "depth": raw["depth"].contiguous(),
-        "accumulation": raw["accumulation"].contiguous(),
+        "depth": raw["depth"],
+        "accumulation": raw["accumulation"],
         "heatmap": heatmap,
-        "heatmaps": heatmaps,
+        "heatmaps": heatmaps if keep_raw_maps else pca_colours(heatmaps),
         "heatmap_overlay": heatmap_overlay(rgb, heatmap, settings.opacity),
         "keypoints_overlay": overlay,
     }
     if "cse" in raw:
-        out["cse"] = raw["cse"].contiguous()
-        out["cse_rgb"] = cse_to_rgb(raw["cse"], alpha=raw["accumulation"])
-    return out
+        cse = torch.nan_to_num(raw["cse"].float()).contiguous()
+        out["cse"] = cse if keep_raw_maps else pca_colours(cse)
+        out["cse_rgb"] = cse_to_rgb(cse, alpha=raw["accumulation"])
+    return {name: value if value.shape[-1] > 3 else safe_viewer_output(value) for name, value in out.items()}
 
 
 def image_metrics_and_images(
-    outputs: Dict[str, Tensor], batch: Dict[str, Tensor], heatmap_sigma: float, keypoint_threshold: float
+    outputs: Dict[str, Tensor], batch: Dict[str, Any], heatmap_sigma: float, keypoint_threshold: float
 ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
     """ENeRF's human protocol (PSNR in the projected box, SSIM/LPIPS on its crop) plus heatmap, keypoint and CSE
     metrics for one eval image, and side-by-side images (prediction | ground truth) for logging and ns-eval."""

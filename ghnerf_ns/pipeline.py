@@ -8,7 +8,7 @@ in ``Cameras.metadata``, so DDP sees every differentiable operation.
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import time
-from typing import Dict, List, Literal, Optional, Type, Union
+from typing import Dict, List, Literal, Optional, Tuple, Type, Union
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +19,9 @@ from torch.amp import GradScaler
 from ghnerf_ns.data.datamanager import GHNeRFDataManager, GHNeRFDataManagerConfig
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.ghnerf_model import GHNeRFModel, GHNeRFModelConfig
+from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
+from ghnerf_ns.keypoints3d import FrameViews, annotated_joints3d, frame_mpjpe_metrics, model_volumetric_keypoints
+from ghnerf_ns.model.geometry import cameras_to_opencv
 
 
 @dataclass
@@ -49,7 +52,16 @@ class GHNeRFPipeline(VanillaPipeline):
         local_rank: int = 0,
         grad_scaler: Optional[GradScaler] = None,
     ):
-        super().__init__(config, device, test_mode, world_size, local_rank, grad_scaler)
+        # nerfstudio wraps the model in DDP with device_ids=[local_rank], which torch refuses for CPU modules: on CPU
+        # (gloo process group) the parent gets world_size 1 and the model is wrapped here with device_ids=None. The
+        # datamanager shards by the process group's own rank and size, so it is unaffected.
+        cpu_ddp = world_size > 1 and torch.device(device).type == "cpu"
+        super().__init__(config, device, test_mode, 1 if cpu_ddp else world_size, local_rank, grad_scaler)
+        if cpu_ddp:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.world_size = world_size
+            self._model = DistributedDataParallel(self._model, device_ids=None, find_unused_parameters=True)
         dm = self.datamanager
         bank = SourceViewBank(dm.source_pools(), resolution=dm.config.resolution, cache_size=config.source_cache_size)
         self.model.attach_data(bank=bank, targets={0: dm.train_targets, 1: dm.eval_targets}, heatmap_sigma=dm.config.heatmap_sigma)
@@ -74,20 +86,27 @@ class GHNeRFPipeline(VanillaPipeline):
     def get_average_eval_image_metrics(
         self, step: Optional[int] = None, output_path: Optional[Path] = None, get_std: bool = False
     ) -> Dict[str, float]:
-        """Per-image metrics over the whole eval split, aggregated the way the paper reports them.
+        """Per-image metrics over the whole eval split, aggregated the way the paper reports them, plus 3D MPJPE.
 
         nerfstudio averages every per-image value; here undefined values (NaN, e.g. no valid joint in a view) are
         left out of the mean, and PCK is pooled over all counted joints (correct / total) rather than averaged per
-        image, so a view with two visible joints does not weigh as much as one with twenty.
+        image, so a view with two visible joints does not weigh as much as one with twenty. 3D keypoints are
+        computed once per (subject, frame) of the eval split, not per image (see :meth:`get_frame_3d_metrics`).
         """
-        per_image = self.get_per_image_metrics(output_path=output_path)
-        return aggregate_image_metrics(per_image, get_std=get_std)
+        per_image, frames = self._evaluate_images(output_path)
+        return aggregate_image_metrics(per_image, get_std=get_std, per_frame=self.get_frame_3d_metrics(frames))
 
     def get_per_image_metrics(self, output_path: Optional[Path] = None) -> List[Dict[str, float]]:
         """Metrics of every eval image (and, with ``output_path``, their comparison images written as PNGs)."""
+        return self._evaluate_images(output_path)[0]
+
+    def _evaluate_images(self, output_path: Optional[Path]) -> Tuple[List[Dict[str, float]], Dict[Tuple[str, int], FrameViews]]:
         self.eval()
         results: List[Dict[str, float]] = []
+        frames: Dict[Tuple[str, int], FrameViews] = {}
         loader = self.datamanager.fixed_indices_eval_dataloader
+        index = self.datamanager.eval_targets
+        extractor = KeypointExtractorConfig(threshold=self.model.config.keypoint_threshold).setup()
         if output_path is not None:
             output_path.mkdir(parents=True, exist_ok=True)
         with Progress(TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
@@ -101,13 +120,47 @@ class GHNeRFPipeline(VanillaPipeline):
                     for key, image in images.items():
                         save_image(image.permute(2, 0, 1).cpu(), output_path / f"eval_{key}_{idx:04d}.png")
                 results.append(metrics)
+                # Collect this view's predicted 2D keypoints for the frame's triangulated 3D estimate.
+                row = int(batch["image_idx"])
+                key = (index.subjects[int(index.subject_idx[row])], int(index.frame[row]))
+                views = frames.setdefault(key, FrameViews(subject=key[0], frame=key[1]))
+                K, w2c = cameras_to_opencv(camera)
+                views.keypoints_2d.append(extractor.extract_2d(outputs["heatmaps"])[0].cpu())
+                views.K.append(K.reshape(3, 3).float().cpu())
+                views.w2c.append(w2c.reshape(4, 4).float().cpu())
+                if "joints3d" in batch:
+                    views.joints3d = batch["joints3d"].cpu()
                 bar.advance(task)
         self.train()
-        return results
+        return results, frames
+
+    @torch.no_grad()
+    def get_frame_3d_metrics(self, frames: Dict[Tuple[str, int], FrameViews]) -> List[Dict[str, float]]:
+        """MPJPE sums/counts of each eval (subject, frame): the volumetric 3D peaks and the DLT of the rendered views'
+        2D keypoints against the 3D ground truth (synthetic ``joints3d``, else DLT of the annotated 2D keypoints of
+        all input and test cameras of that frame, undistorted). Frames without any ground-truth joint are skipped."""
+        self.eval()
+        extractor = KeypointExtractorConfig(threshold=self.model.config.keypoint_threshold).setup()
+        all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
+        out: List[Dict[str, float]] = []
+        for (subject, frame), views in sorted(frames.items()):
+            gt = views.joints3d if views.joints3d is not None else annotated_joints3d(all_cameras, subject, frame)
+            if not bool((gt[:, 3] > 0).any()):
+                continue
+            volumetric = model_volumetric_keypoints(self.model, subject, frame, extractor)
+            out.append(frame_mpjpe_metrics(views, volumetric, gt))
+        self.train()
+        return out
 
 
-def aggregate_image_metrics(per_image: List[Dict[str, float]], get_std: bool = False) -> Dict[str, float]:
-    """Mean (and std) of each metric over the images where it is defined; pooled PCK; counts of images used."""
+def aggregate_image_metrics(
+    per_image: List[Dict[str, float]], get_std: bool = False, per_frame: Optional[List[Dict[str, float]]] = None
+) -> Dict[str, float]:
+    """Mean (and std) of each metric over the images where it is defined; pooled PCK; counts of images used.
+
+    ``per_frame`` holds :func:`~ghnerf_ns.keypoints3d.frame_mpjpe_metrics` of each eval frame: MPJPE is pooled over
+    all compared joints of all frames (like PCK), with the joint, missing-joint and frame counts reported beside it.
+    """
     if not per_image:
         raise ValueError("no eval images: check the eval split (test subjects, eval frames, test cameras)")
     keys = sorted({k for m in per_image for k in m})
@@ -127,4 +180,12 @@ def aggregate_image_metrics(per_image: List[Dict[str, float]], get_std: bool = F
         out["pck"] = sum(m.get("pck_correct", 0.0) for m in per_image) / total
         out["pck_num_joints"] = total
     out["num_images"] = float(len(per_image))
+    for name in ("mpjpe_3d", "mpjpe_3d_triangulated"):
+        frames = [m for m in per_frame or [] if f"{name}_num_joints" in m]
+        joints = sum(m[f"{name}_num_joints"] for m in frames)
+        if frames:
+            out[name] = sum(m[f"{name}_sum"] for m in frames) / joints if joints > 0 else float("nan")
+            out[f"{name}_num_joints"] = joints
+            out[f"{name}_num_missing"] = sum(m[f"{name}_num_missing"] for m in frames)
+            out[f"{name}_num_frames"] = float(len(frames))
     return out

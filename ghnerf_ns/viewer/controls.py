@@ -4,7 +4,13 @@ A source-view model renders one person at one moment: the viewer needs to say wh
 source views, and which joint's heatmap to show. nerfstudio finds these ``ViewerElement`` attributes by walking the
 pipeline's modules in alphabetical attribute order (hence the letter prefixes) and re-renders after every change.
 Renders read every value once through :meth:`GHNeRFViewerControls.snapshot` (values can change from another thread).
+
+``ns-render`` has no way to pass plugin options, so the environment variables ``GHNERF_SUBJECT`` (a subject name such
+as ``CoreView_386``, or a unique suffix such as ``386``) and ``GHNERF_FRAME`` (a frame number of that subject) set the
+initial subject/frame of ``ns-render`` and ``ns-viewer`` alike.
 """
+
+import os
 
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -13,10 +19,33 @@ from nerfstudio.viewer.viewer_elements import ViewerCheckbox, ViewerDropdown, Vi
 from torch import nn
 
 from dataparsers.body25 import BODY25_JOINTS
+from ghnerf_ns.user_errors import GHNeRFConfigError
 
 MAX_JOINT = "max over joints"
 """Joint-dropdown entry that shows the maximum over all 25 heatmaps."""
 NO_SUBJECT = "(no subject)"
+SUBJECT_ENV = "GHNERF_SUBJECT"
+"""Environment variable: initial subject (name or unique name suffix)."""
+FRAME_ENV = "GHNERF_FRAME"
+"""Environment variable: initial frame number of that subject."""
+
+
+def match_subject(wanted: str, subjects: Sequence[str]) -> str:
+    """The subject named ``wanted``, or the only one whose name ends with it (``386`` -> ``CoreView_386``)."""
+    if wanted in subjects:
+        return wanted
+    hits = [name for name in subjects if name.endswith(wanted)]
+    if len(hits) != 1:
+        why = "matches none" if not hits else f"is ambiguous ({', '.join(hits)})"
+        raise GHNeRFConfigError(f"{SUBJECT_ENV}={wanted!r} {why} of the subjects with source views: {', '.join(subjects)}")
+    return hits[0]
+
+
+def frame_position(frame: int, frames: Sequence[int], subject: str) -> int:
+    """Position of frame number ``frame`` in ``subject``'s frame list (what the Frame slider holds)."""
+    if frame not in frames:
+        raise GHNeRFConfigError(f"{FRAME_ENV}={frame} is not a frame of {subject}: its frames are {list(frames)}")
+    return list(frames).index(frame)
 
 
 @dataclass(frozen=True)
@@ -51,14 +80,22 @@ class GHNeRFViewerControls(nn.Module):
         self.g_sources = ViewerText("Source cameras", "", disabled=True, hint="Cameras conditioning the current render")
 
     def set_subjects(self, subjects: Sequence[str], frames: Sequence[Sequence[int]]) -> None:
-        """Fill the subject dropdown (called once the dataset is known)."""
+        """Fill the subject dropdown (called once the dataset is known); GHNERF_SUBJECT/GHNERF_FRAME pick the start."""
         names: List[str] = list(subjects) or [NO_SUBJECT]
         self._frames = {name: list(f) for name, f in zip(subjects, frames)}
         self.a_subject.set_options(names)
-        self.a_subject.value = names[0]
+        wanted, frame = os.environ.get(SUBJECT_ENV, "").strip(), os.environ.get(FRAME_ENV, "").strip()
+        self.a_subject.value = match_subject(wanted, names) if wanted and subjects else names[0]
         self._on_subject(self.a_subject)
+        if frame:
+            try:
+                number = int(frame)
+            except ValueError:
+                raise GHNeRFConfigError(f"{FRAME_ENV}={frame!r} is not a frame number") from None
+            self.b_frame.value = frame_position(number, self.frames_of(self.a_subject.value), self.a_subject.value)
 
     def frames_of(self, subject: str) -> List[int]:
+        """Frame numbers of ``subject`` (the Frame slider indexes this list)."""
         return self._frames.get(subject, [0])
 
     def _on_subject(self, element: ViewerDropdown) -> None:
@@ -70,6 +107,7 @@ class GHNeRFViewerControls(nn.Module):
             self.b_frame.value = 0
 
     def snapshot(self) -> ViewerSettings:
+        """One consistent read of every control."""
         joint = self.d_joint.value
         return ViewerSettings(
             subject=str(self.a_subject.value),
@@ -81,4 +119,5 @@ class GHNeRFViewerControls(nn.Module):
         )
 
     def show_sources(self, text: str) -> None:
+        """Show which source cameras condition the current render."""
         self.g_sources.value = text

@@ -2,7 +2,8 @@
 
 nerfstudio's viewer and savers accept a 1-channel float (colormapped), a 3-channel float (shown as RGB), bool, or
 more than 3 channels (PCA). Two channels, or an integer tensor, reach ``raise NotImplementedError`` in
-``apply_colormap``, and PCA fails on an all-zero image, so every output goes through :func:`safe_viewer_output`.
+``apply_colormap``, and PCA fails on all-zero or constant images, so every output goes through
+:func:`safe_viewer_output`.
 All functions return contiguous float tensors on the input's device.
 """
 
@@ -131,12 +132,32 @@ def cse_to_rgb(
     return out.contiguous()
 
 
+def pca_colours(features: Float[Tensor, "height width channels"]) -> Float[Tensor, "height width 3"]:
+    """nerfstudio's PCA colouring of a feature image, or black where it cannot be computed.
+
+    ``apply_pca_colormap`` raises or returns NaN on inputs that real renders produce: all zeros (empty heatmaps), fewer
+    than 3 non-zero pixels, or channels whose median absolute deviation is 0 (constant features).
+    """
+    from nerfstudio.utils.colormaps import apply_pca_colormap
+
+    black = torch.zeros((*features.shape[:2], 3), dtype=torch.float32, device=features.device)
+    if int((features.abs().amax(dim=-1) > 0).sum()) < 3:  # torch.pca_lowrank(q=3) needs at least 3 rows
+        return black
+    try:
+        out = apply_pca_colormap(features.float().contiguous())
+    except (RuntimeError, AssertionError, IndexError, ValueError):
+        return black
+    if not bool(torch.isfinite(out).all()):
+        return black
+    return out.float().contiguous()
+
+
 def safe_viewer_output(t: Tensor) -> Float[Tensor, "height width channels"]:
-    """Makes an output displayable and savable by nerfstudio: float, contiguous, ``[H, W, C]`` with C = 1, 3 or > 3.
+    """Makes an output displayable and savable by nerfstudio: float, contiguous, ``[H, W, C]`` with C = 1 or 3.
 
     ``[H, W]`` gets a channel axis; bool/int become float; NaN/inf become 0; 2 channels are padded with a zero third
-    channel; more than 3 channels that PCA cannot handle (fewer than 3 non-zero pixels, e.g. all zeros) become
-    three zero channels. Other > 3-channel outputs are left to the viewer's PCA.
+    channel; 0 channels become one zero channel; more than 3 channels are PCA-coloured here (:func:`pca_colours`, black
+    where PCA is undefined) instead of by the viewer, whose PCA raises on degenerate images.
     """
     if t.ndim == 2:
         t = t[..., None]
@@ -149,7 +170,5 @@ def safe_viewer_output(t: Tensor) -> Float[Tensor, "height width channels"]:
     elif channels == 0:
         out = torch.zeros((*out.shape[:2], 1), dtype=torch.float32, device=out.device)
     elif channels > 3:
-        nonzero_pixels = int((out.abs().amax(dim=-1) > 0).sum())
-        if nonzero_pixels < 3:  # torch.pca_lowrank(q=3) needs at least 3 rows
-            out = torch.zeros((*out.shape[:2], 3), dtype=torch.float32, device=out.device)
+        out = pca_colours(out)
     return out.contiguous()

@@ -31,8 +31,9 @@ def test_ns_eval_writes_paper_metrics(tiny_run: Path, tmp_path: Path):
     run_cli(["ns-eval", "--load-config", str(tiny_run), "--output-path", str(out), "--render-output-path", str(images)],
             cwd=tmp_path)  # fmt: skip
     results = json.loads(out.read_text())["results"]
-    for key in ("psnr", "ssim", "heatmap_mse", "cse_mse", "num_images"):
+    for key in ("psnr", "ssim", "heatmap_mse", "cse_mse", "num_images", "mpjpe_3d", "mpjpe_3d_triangulated"):
         assert key in results and np.isfinite(results[key]), key
+    assert results["mpjpe_3d_num_frames"] == 2 and results["mpjpe_3d_num_joints"] > 0  # once per eval frame
     assert results["num_images"] == 6  # 3 test cameras x 2 eval frames of the unseen subject
     assert 0.0 < results["ssim"] <= 1.0 and results["psnr"] > 5.0
     saved = sorted(p.name for p in images.glob("*.png"))
