@@ -251,7 +251,8 @@ class GHNeRFDataManager(DataManager):
         self.train_count += 1
         batch, issues = next(self._train_iter)
         self.record_issues(issues)
-        return self.train_dataset.cameras[batch.row : batch.row + 1].to(self.device), batch.to(self.device)
+        pos = self.train_dataset.position_of_row(batch.row)  # the display dataset is camera-major ordered
+        return self.train_dataset.cameras[pos : pos + 1].to(self.device), batch.to(self.device)
 
     def next_eval(self, step: int) -> Tuple[Cameras, TrainingBatch]:
         if self._eval_iter is None:
@@ -259,7 +260,8 @@ class GHNeRFDataManager(DataManager):
         self.eval_count += 1
         batch, issues = next(self._eval_iter)
         self.record_issues(issues)
-        return self.eval_dataset.cameras[batch.row : batch.row + 1].to(self.device), batch.to(self.device)
+        pos = self.eval_dataset.position_of_row(batch.row)
+        return self.eval_dataset.cameras[pos : pos + 1].to(self.device), batch.to(self.device)
 
     def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
         for camera, batch in self.eval_dataloader:
