@@ -11,6 +11,7 @@ gives the same numbers back.
 import json
 import math
 from pathlib import Path
+from typing import Any, Dict
 
 import numpy as np
 from jaxtyping import Float
@@ -66,33 +67,41 @@ def read_openpose_json(path: Path) -> Float[np.ndarray, "25 3"]:
     return max(people, key=lambda keypoints: float(keypoints[:, 2].sum()))
 
 
-def write_openpose_json(path: Path, keypoints: Float[np.ndarray, "25 3"]) -> None:
-    """Write BODY_25 ``(x, y, confidence)`` keypoints as an OpenPose JSON file (one person; none if all conf are 0).
+def openpose_document(keypoints: Float[np.ndarray, "25 3"]) -> Dict[str, Any]:
+    """OpenPose 1.3 ``*_keypoints.json`` content for one person (BODY_25).
 
-    Joints with confidence 0 are written as ``0, 0, 0`` like OpenPose does.
+    Joints with confidence 0 are written as ``0, 0, 0`` (OpenPose's convention for an undetected joint); keypoints
+    without any confident joint give ``"people": []``, as OpenPose writes when it detects nobody.
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
     if not np.isfinite(keypoints).all():
-        raise ValueError(f"{path}: keypoints must be finite")
+        raise ValueError("keypoints must be finite")
     if (keypoints[:, 2] < 0).any():
-        raise ValueError(f"{path}: confidences must be >= 0")
-    keypoints = np.where(keypoints[:, 2:3] > 0, keypoints, 0.0)
-    people = []
-    if (keypoints[:, 2] > 0).any():
-        people.append(
-            {
-                "person_id": [-1],
-                "pose_keypoints_2d": [float(v) for v in keypoints.reshape(-1)],
-                "face_keypoints_2d": [],
-                "hand_left_keypoints_2d": [],
-                "hand_right_keypoints_2d": [],
-                "pose_keypoints_3d": [],
-                "face_keypoints_3d": [],
-                "hand_left_keypoints_3d": [],
-                "hand_right_keypoints_3d": [],
-            }
-        )
+        raise ValueError("confidences must be >= 0")
+    if not (keypoints[:, 2] > 0).any():
+        return {"version": 1.3, "people": []}
+    values = np.where(keypoints[:, 2:3] > 0, keypoints, 0.0)
+    person = {
+        "person_id": [-1],
+        "pose_keypoints_2d": [float(v) for v in values.reshape(-1)],
+        "face_keypoints_2d": [],
+        "hand_left_keypoints_2d": [],
+        "hand_right_keypoints_2d": [],
+        "pose_keypoints_3d": [],
+        "face_keypoints_3d": [],
+        "hand_left_keypoints_3d": [],
+        "hand_right_keypoints_3d": [],
+    }
+    return {"version": 1.3, "people": [person]}
+
+
+def write_openpose_json(path: Path, keypoints: Float[np.ndarray, "25 3"]) -> None:
+    """Write BODY_25 ``(x, y, confidence)`` keypoints as an OpenPose JSON file (see :func:`openpose_document`)."""
+    try:
+        document = openpose_document(keypoints)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fp:
-        json.dump({"version": 1.3, "people": people}, fp)
+        json.dump(document, fp)

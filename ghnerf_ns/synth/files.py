@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 from jaxtyping import Float, UInt8
@@ -42,29 +42,6 @@ def write_json(path: Path, data: Any) -> None:
     """JSON with a fixed layout (no sorting surprises: dicts are written in insertion order)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=None, separators=(",", ":")) + "\n")
-
-
-def openpose_json(keypoints: Float[np.ndarray, "25 3"]) -> Dict[str, Any]:
-    """OpenPose 1.3 ``*_keypoints.json`` content for one person (BODY_25).
-
-    Joints with confidence 0 are written as ``0, 0, 0`` (OpenPose's convention for an undetected joint); an image
-    without any visible joint gets ``"people": []``, as OpenPose writes when it detects nobody.
-    """
-    if not np.any(keypoints[:, 2] > 0):
-        return {"version": 1.3, "people": []}
-    values = np.where(keypoints[:, 2:3] > 0, keypoints, 0.0)
-    person = {
-        "person_id": [-1],
-        "pose_keypoints_2d": [float(v) for v in values.reshape(-1)],
-        "face_keypoints_2d": [],
-        "hand_left_keypoints_2d": [],
-        "hand_right_keypoints_2d": [],
-        "pose_keypoints_3d": [],
-        "face_keypoints_3d": [],
-        "hand_left_keypoints_3d": [],
-        "hand_right_keypoints_3d": [],
-    }
-    return {"version": 1.3, "people": [person]}
 
 
 def write_npz_deterministic(path: Path, **arrays: np.ndarray) -> None:

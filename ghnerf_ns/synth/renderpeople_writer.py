@@ -16,7 +16,8 @@ import numpy as np
 
 from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME
 from ghnerf_ns.synth.common import check_common, progress_bar
-from ghnerf_ns.synth.files import openpose_json, write_jpeg, write_json, write_npy, write_npz_deterministic, write_png
+from dataparsers.openpose_json import openpose_document
+from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_npz_deterministic, write_png
 from ghnerf_ns.synth.render import FrameState, SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import make_ring_rig
 from ghnerf_ns.synth.skeleton import BodyShape, rot_z
@@ -100,7 +101,7 @@ def _write_subject(cfg: RenderPeopleSynthConfig, folder: str, root: Path, advanc
             write_jpeg(root / "img" / name / f"{pose:04d}.jpg", view.rgb, cfg.jpeg_quality)
             write_png(root / "mask" / name / f"{pose:04d}.png", view.mask)
             write_npy(root / CSE_DIRNAME / name / f"{pose:04d}.npy", view.cse.astype(np.float16))
-            write_json(root / OPENPOSE_DIRNAME / name / f"{pose:04d}_keypoints.json", openpose_json(view.keypoints))
+            write_json(root / OPENPOSE_DIRNAME / name / f"{pose:04d}_keypoints.json", openpose_document(view.keypoints))
             advance(1)
     smpl = smpl_like_params(scene.shape, states)
     write_npz_deterministic(root / "outputs_re_fitting" / "refit_smpl_2nd.npz", smpl=np.array(smpl, dtype=object))

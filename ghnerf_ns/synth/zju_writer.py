@@ -22,7 +22,8 @@ import numpy as np
 
 from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME
 from ghnerf_ns.synth.common import check_common, check_subject_ids, progress_bar
-from ghnerf_ns.synth.files import openpose_json, write_jpeg, write_json, write_npy, write_png
+from dataparsers.openpose_json import openpose_document
+from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_png
 from ghnerf_ns.synth.render import SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import ZJU_WORLD_FROM_BODY, RigCamera, make_ring_rig
 
@@ -175,7 +176,7 @@ def _write_subject(
                 write_png(root / mask_dir / folder / f"{stem}.png", view.mask)
             write_npy(root / CSE_DIRNAME / folder / f"{stem}.npy", view.cse.astype(np.float16))
             if cfg.openpose_json:
-                write_json(root / OPENPOSE_DIRNAME / folder / f"{stem}_keypoints.json", openpose_json(view.keypoints))
+                write_json(root / OPENPOSE_DIRNAME / folder / f"{stem}_keypoints.json", openpose_document(view.keypoints))
             advance(1)
         ims.append({"ims": [f"{folder}/{stem}.jpg" for folder, stem in zip(folders, stems)], "kpts2d": kpts})
     np.save(root / "annots.npy", {"cams": cams, "ims": ims}, allow_pickle=True)

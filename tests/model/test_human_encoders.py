@@ -1,7 +1,5 @@
 """Tests of the human feature encoders and the pretrained-weights policy (all offline, random weights)."""
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
@@ -18,23 +16,10 @@ from ghnerf_ns.model.human_encoders import (
     build_human_encoder,
     sample_features_at_pixels,
 )
+from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
 from ghnerf_ns.weights import PretrainedWeightsUnavailable, WeightsFileError
 
 DINO = "vit_small_patch8_224_dino"
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> List[str]:
-    """Every test: empty torch hub cache, and any network access fails at once (and is recorded)."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    attempts: List[str] = []
-
-    def no_network(url, *args, **kwargs):
-        attempts.append(str(url))
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    return attempts
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
 """Tests of the GHNeRF loss terms and the VGG perceptual loss (offline: random VGG weights)."""
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
@@ -19,21 +17,8 @@ from ghnerf_ns.model.losses import (
     heatmap_loss,
     rgb_loss,
 )
+from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
 from ghnerf_ns.weights import PretrainedWeightsUnavailable, lpips_vgg_available
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> List[str]:
-    """Every test: empty torch hub cache, and any network access fails at once (and is recorded)."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    attempts: List[str] = []
-
-    def no_network(url, *args, **kwargs):
-        attempts.append(str(url))
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    return attempts
 
 
 @pytest.fixture(scope="module")
