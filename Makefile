@@ -10,7 +10,7 @@ DEMO_DATA ?= demo_data/zju
 DEMO_OUT ?= demo_outputs
 DEMO_STEPS ?= 250
 
-.PHONY: install test test-fast demo clean-demo
+.PHONY: install browser test test-fast demo clean-demo
 
 $(BIN)/.ghnerf-installed: pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,15 @@ $(BIN)/.ghnerf-installed: pyproject.toml constraints-cpu.txt
 
 install: $(BIN)/.ghnerf-installed
 
-test: install
+# Headless Chromium for tests/e2e/test_viewer_browser.py (skipped there when absent): Debian's package, only if missing.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "make browser: /usr/bin/chromium missing and cannot apt-get install it (needs root and apt); the browser test will be skipped"; \
+	else apt-get update && apt-get install -y chromium \
+		|| echo "make browser: apt-get install chromium failed; the browser test will be skipped"; fi
+
+test: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 -q tests
 
 test-fast: install

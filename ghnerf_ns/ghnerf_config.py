@@ -14,6 +14,7 @@ from nerfstudio.plugins.types import MethodSpecification
 
 from ghnerf_ns.checkpoint_safety import register_checkpoint_safe_globals
 from ghnerf_ns.data.datamanager import GHNeRFDataManagerConfig
+from ghnerf_ns.ffmpeg_setup import ensure_ffmpeg
 from ghnerf_ns.ghnerf_model import GHNeRFModelConfig
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
 from ghnerf_ns.model.losses import GHNeRFLossConfig
@@ -26,6 +27,8 @@ from ghnerf_ns.user_errors import install_excepthook
 # can fix print as one message instead of a traceback.
 register_checkpoint_safe_globals()
 install_excepthook()
+# ns-render needs an `ffmpeg` on PATH; without one (the venv's bin not on PATH), use imageio-ffmpeg's binary.
+ensure_ffmpeg()
 
 PARAM_GROUPS = ("feature_pyramid", "cost_regularizer", "field", "human_encoder")
 """Optimiser groups of GHNeRFModel.get_param_groups (a frozen or absent human encoder has no group)."""
