@@ -4,7 +4,7 @@
 set -euo pipefail
 DATA=${DEMO_DATA:-demo_data/zju}
 OUT=${DEMO_OUT:-demo_outputs}
-STEPS=${DEMO_STEPS:-250}
+STEPS=${DEMO_STEPS:-500}
 RUN="$OUT/demo/ghnerf-tiny/run"
 start=$(date +%s)
 
