@@ -19,7 +19,7 @@ from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 from nerfstudio.data.datasets.base_dataset import InputDataset
 
-from dataparsers.human_common import TARGETS_KEY, HumanImageIndex
+from dataparsers.human_common import TARGETS_KEY, HumanImageIndex, opencv_to_nerfstudio_c2w
 from ghnerf_ns.data.image_loading import load_view, working_camera
 from ghnerf_ns.data.keypoint_source import read_keypoints
 from ghnerf_ns.keypoints.heatmap_targets import joint_validity
@@ -39,9 +39,7 @@ def working_cameras(index: HumanImageIndex, resolution: int, split_id: int) -> C
     sizes = np.zeros((n, 2), np.int64)
     for row in range(n):
         Ks[row], w2cs[row], sizes[row] = working_camera(index, row, resolution)
-    R = np.swapaxes(w2cs[:, :3, :3], 1, 2)
-    c2w = np.concatenate([R, -R @ w2cs[:, :3, 3:]], axis=2)
-    c2w[:, :3, 1:3] *= -1  # OpenCV (y down, z forward) -> OpenGL (y up, z backward)
+    c2w = opencv_to_nerfstudio_c2w(w2cs[:, :3, :]).astype(np.float32)
     return Cameras(
         camera_to_worlds=torch.from_numpy(c2w),
         fx=torch.from_numpy(Ks[:, 0, 0:1]),
