@@ -94,10 +94,11 @@ class GHNeRFModel(Model):
         if self._perceptual is not None:
             self._perceptual.to(self.device)
 
-        def weights_changed(step: int) -> None:
+        def free_stale_encodings(step: int) -> None:
+            # Cache keys include the weights version, so stale entries are never hit; this only frees their memory.
             self._encode_cache.clear()
 
-        return [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], weights_changed)]
+        return [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], free_stale_encodings)]
 
     # ---------------------------------------------------------------------------------------------- training
     def forward(self, target: TargetView, sources: SourceViews, pixels: Tensor) -> Dict[str, object]:  # type: ignore[override]

@@ -5,15 +5,9 @@ wide human features) against a slow reference."""
 import pytest
 import torch
 
-from tests.model.cascade_scenes import look_at, render_plane, ring_rig, single_thread
+from tests.model.cascade_scenes import look_at, render_plane, ring_rig
 
 SIZE = 32
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 def _network(human_channels=6):

@@ -1,7 +1,6 @@
 """Tiny synthetic cameras and scenes shared by the cascade-network tests (no ghnerf_ns import at module level, so
 jaxtyping's import hook still instruments the package when the tests import it)."""
 
-import contextlib
 import math
 from typing import Tuple
 
@@ -62,13 +61,3 @@ def ring_rig(num_views: int, radius: float = 3.0, spread: float = 0.6, size: int
     return K, w2cs
 
 
-@contextlib.contextmanager
-def single_thread():
-    """Run torch on one thread. The conv3d/grid_sample-heavy tests are tiny; with intra-op threads on a loaded 2-core
-    machine they ran ~15x slower (OpenMP threads spinning against other processes), so one thread is the fast path."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

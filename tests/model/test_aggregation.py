@@ -2,13 +2,6 @@
 
 import pytest
 import torch
-from cascade_scenes import single_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 @pytest.mark.parametrize("channels", [11, 35, 384])

@@ -2,15 +2,7 @@
 
 import math
 
-import pytest
 import torch
-from cascade_scenes import single_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 def reference_composite(density, values):

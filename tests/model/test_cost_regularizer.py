@@ -4,13 +4,6 @@ import math
 
 import pytest
 import torch
-from cascade_scenes import single_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 @pytest.mark.parametrize("scales,in_ch,shape", [(2, 32, (8, 4, 4)), (3, 16, (8, 16, 8))])

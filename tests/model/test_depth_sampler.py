@@ -2,13 +2,7 @@
 
 import pytest
 import torch
-from cascade_scenes import intrinsics, look_at, single_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+from cascade_scenes import intrinsics, look_at
 
 
 def _rays(num_rays=64, seed=0):

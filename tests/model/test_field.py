@@ -2,13 +2,6 @@
 
 import pytest
 import torch
-from cascade_scenes import single_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 def _projected(num_views=3, channels=8, human=0, seed=0):

@@ -5,13 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from cascade_scenes import intrinsics, look_at, single_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+from cascade_scenes import intrinsics, look_at
 
 
 def _random_w2c(seed: int) -> torch.Tensor:

@@ -2,13 +2,8 @@
 
 import pytest
 import torch
-from cascade_scenes import look_at, render_plane, ring_rig, single_thread
+from cascade_scenes import look_at, render_plane, ring_rig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 SIZE = 32
 

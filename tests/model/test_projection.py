@@ -2,15 +2,8 @@
 
 import math
 
-import pytest
 import torch
-from cascade_scenes import look_at, ring_rig, single_thread
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+from cascade_scenes import look_at, ring_rig
 
 
 def _bilinear_border(img, x, y):
