@@ -7,10 +7,16 @@ plus small SMPL vertex files (the parser only lists files at parse time; nothing
 split (all subjects' input cameras and every frame) in a fresh subprocess and reports its wall time and peak RSS
 against the targets (< 10 s, < 1 GB).
 
-Usage: ``python benchmarks/data_speed.py [--cache-dir DIR] [--subjects 9] [--frames 2000] [--cameras 23]``
+Training loader against model step (``--part loader``): sets up ``ns-train ghnerf-tiny``'s pipeline on a small
+``ghnerf-synth`` dataset (4 subjects x 4 frames x 12 cameras, the demo's) and measures, in one process:
 
-Training-loader throughput (samples/s of GHNeRFDataManager's worker processes against ghnerf-tiny model steps/s) is
-not measured by this script yet (see benchmarks/README.md).
+* loader: training samples/s drawn from ``GHNeRFDataManager.next_train`` alone (its worker processes decode images,
+  build sources, rays and ground-truth heatmaps/CSE), target at least 3x the model's steps/s;
+* model step: forward, losses, backward and optimiser step on an already-loaded batch (steps/s);
+* training step: the same with the loader feeding it, as ``ns-train`` runs (the workers share the cores).
+
+Usage: ``python benchmarks/data_speed.py [--part parse|loader|both] [--cache-dir DIR] [--subjects 9] [--frames 2000]
+[--cameras 23] [--loader-steps 30]``
 """
 
 import argparse
@@ -22,6 +28,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 
@@ -117,15 +124,90 @@ def parse_in_subprocess(root: Path) -> tuple:
     return int(images), float(parse_s), float(import_s), float(peak_mb), wall
 
 
+LOADER_TARGET_RATIO = 3.0
+
+
+def loader_vs_model(data_root: Path, steps: int) -> Dict[str, float]:
+    """Samples/s of the ghnerf-tiny training loader, and model / training steps/s, measured in this process."""
+    import torch
+    from nerfstudio.engine.optimizers import Optimizers
+
+    from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
+
+    if not (data_root / "GHNERF_SYNTH.txt").is_file():
+        subprocess.run(
+            [str(Path(sys.executable).parent / "ghnerf-synth"), "zju", "--out", str(data_root), "--subjects", "313",
+             "377", "390", "386", "--frames", "4", "--cameras", "12", "--resolution", "128", "--no-progress"],
+            check=True,
+        )  # fmt: skip
+    config = ghnerf_tiny_method.config
+    config.pipeline.datamanager.data = data_root
+    parser = config.pipeline.datamanager.dataparser
+    parser.train_subjects, parser.test_subjects = ("313", "377", "390"), ("386",)
+    parser.eval_frames = (0, 4, 2)
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val", world_size=1, local_rank=0)
+    optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
+    datamanager = pipeline.datamanager
+
+    def train_step(step: int) -> None:
+        _, losses, _ = pipeline.get_train_loss_dict(step)
+        optimizers.zero_grad_all()
+        sum(losses.values()).backward()
+        optimizers.optimizer_step_all()
+
+    def rate(fn, count: int) -> float:
+        start = time.perf_counter()
+        for step in range(count):
+            fn(step)
+        return count / (time.perf_counter() - start)
+
+    pipeline.train()
+    for step in range(3):  # warm-up: worker start, first decodes, allocator
+        train_step(step)
+    loader = rate(datamanager.next_train, steps * 3)
+    cached = datamanager.next_train(0)
+    real_next = datamanager.next_train
+    datamanager.next_train = lambda step: cached  # type: ignore[method-assign]
+    model = rate(train_step, steps)
+    datamanager.next_train = real_next  # type: ignore[method-assign]
+    training = rate(train_step, steps)
+    return {"loader": loader, "model": model, "training": training, "threads": torch.get_num_threads()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache-dir", type=Path, default=None, help="keep the generated tree here (reused next run)")
     parser.add_argument("--subjects", type=int, default=9)
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--cameras", type=int, default=23)
+    parser.add_argument("--part", choices=("parse", "loader", "both"), default="both")
+    parser.add_argument("--loader-steps", type=int, default=30, help="model steps timed (the loader draws 3x as many)")
     args = parser.parse_args()
+    if args.part in ("parse", "both"):
+        parse_table(args)
+    if args.part in ("loader", "both"):
+        loader_table(args)
+
+
+def loader_table(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root = args.cache_dir or Path(tmp) / "zju"
+        root = (args.cache_dir or Path(tmp)) / "loader_zju"
+        speeds = loader_vs_model(root, args.loader_steps)
+    load = os.getloadavg()[0]
+    ratio = speeds["loader"] / speeds["model"]
+    verdict = "ok" if ratio >= LOADER_TARGET_RATIO else "below"
+    print(f"\n## Training loader vs model step (ghnerf-tiny, CPU, {speeds['threads']} torch threads, load {load:.2f})\n")
+    print("| loader samples/s | model steps/s (loaded batch) | loader / model | training steps/s (loader feeding) |")
+    print("|---|---|---|---|")
+    print(
+        f"| {speeds['loader']:.2f} | {speeds['model']:.2f} | {ratio:.1f}x ({verdict} >= {LOADER_TARGET_RATIO:.0f}x) | "
+        f"{speeds['training']:.2f} |"
+    )
+
+
+def parse_table(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = (args.cache_dir or Path(tmp)) / "zju_scale"
         start = time.perf_counter()
         write_tree(root, args.subjects, args.frames, args.cameras)
         print(f"tree ready in {time.perf_counter() - start:.1f} s: {root}", flush=True)

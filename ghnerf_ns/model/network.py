@@ -92,6 +92,8 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     """Width of V_nerf and of the field MLPs (ENeRF hid_n)."""
     human_feature_channels: int = 0
     """Channels of the human-encoder features given to encode(); 0 = no human encoder (the ENeRF+Heatmap baseline)."""
+    human_projection_dim: int = 32
+    """Learned 1x1 projection of the human features to this many channels, applied once per source image (cached with the encoding) before psi_h. 0 feeds the full-width features (384-512 channels) to psi_h at every sample, as the paper does: 5-8x the field's time on CPU (see benchmarks/render_speed.py)."""
     human_pooled_dim: int = 32
     """Size of the psi-pooled human feature f_h."""
     cse_dim: int = 0
@@ -109,7 +111,8 @@ class EncodedSources:
     pyramid: FeaturePyramid
     """Feature pyramid of each view."""
     human_features: Optional[Float[Tensor, "num_views Ch hh wh"]] = None
-    """Human-encoder features (any stride), or None without a human encoder."""
+    """Human-encoder features (any stride) after the network's projection (when configured), or None without a human
+    encoder."""
 
 
 @dataclass
@@ -212,6 +215,16 @@ class GHNeRFNetwork(nn.Module):
             if level.num_samples < 1:
                 raise ValueError(f"{name}.num_samples must be >= 1, got {level.num_samples}")
         self.feature_net = FeatureNet()
+        # Speed (not in the paper): psi_h's cost grows with the per-sample channel count, and sampling 384-512 channels
+        # at every sample and view dominated whole-image rendering. A 1x1 projection is linear, so it commutes with the
+        # bilinear lookup: projecting the low-resolution map once per source image equals projecting every sample.
+        # psi_h's per-view and mean terms on the projected features are low-rank versions of the paper's full-width
+        # layer; only its variance term differs (variance of projected channels).
+        self.human_projection: Optional[nn.Conv2d] = None
+        field_human_channels = config.human_feature_channels
+        if config.human_feature_channels > 0 and config.human_projection_dim > 0:
+            self.human_projection = nn.Conv2d(config.human_feature_channels, config.human_projection_dim, kernel_size=1)
+            field_human_channels = config.human_projection_dim
         self.regularizers = nn.ModuleList(
             CostRegularizer(PYRAMID_CHANNELS[lvl.cost_feature_stride], lvl.regularizer_scales)
             for lvl in (config.coarse, config.fine)
@@ -223,7 +236,7 @@ class GHNeRFNetwork(nn.Module):
                 hidden_dim=config.hidden_dim,
                 with_heads=is_fine,
                 num_joints=NUM_JOINTS,
-                human_channels=config.human_feature_channels,
+                human_channels=field_human_channels,
                 human_pooled_dim=config.human_pooled_dim,
                 cse_dim=config.cse_dim,
                 coord_branch=config.coord_branch,
@@ -240,7 +253,8 @@ class GHNeRFNetwork(nn.Module):
         return {
             "feature_pyramid": list(self.feature_net.parameters()),
             "cost_regularizer": list(self.regularizers.parameters()),
-            "field": list(self.fields.parameters()),
+            "field": list(self.fields.parameters())
+            + (list(self.human_projection.parameters()) if self.human_projection is not None else []),
         }
 
     def encode(
@@ -267,8 +281,10 @@ class GHNeRFNetwork(nn.Module):
                 f"GHNeRFNetworkConfig.human_feature_channels={expected} but no human features were given to encode()"
             )
         if human_features is not None:
-            # grid_sample reads channels-last maps ~3x faster on CPU for wide (384-768 channel) features; converted once
-            # per source set here (cached with the encoding), not per chunk of rays.
+            if self.human_projection is not None:
+                human_features = self.human_projection(human_features)
+            # grid_sample reads channels-last maps faster on CPU for wide features; converted once per source set here
+            # (cached with the encoding), not per chunk of rays.
             human_features = human_features.contiguous(memory_format=torch.channels_last)
         return EncodedSources(sources=sources, pyramid=self.feature_net(sources.images), human_features=human_features)
 

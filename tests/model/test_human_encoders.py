@@ -251,3 +251,16 @@ def test_weights_path_with_pretrained_false_is_rejected(tmp_path: Path) -> None:
 def test_config_setup_builds_encoder() -> None:
     enc = HumanEncoderConfig(name="none").setup()
     assert enc.out_channels == 0
+
+
+def test_fused_vit_block_matches_timm_block_values_and_gradients(dino_reference: torch.nn.Module) -> None:
+    from ghnerf_ns.model.human_encoders import vit_block
+
+    block = dino_reference.blocks[3]
+    x = torch.randn(2, 21, 384, requires_grad=True)
+    ours, theirs = vit_block(block, x), block(x)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    probe = torch.randn_like(ours)
+    params = [x, block.attn.qkv.weight, block.attn.proj.weight, block.norm1.weight]
+    for got, want in zip(torch.autograd.grad((ours * probe).sum(), params), torch.autograd.grad((theirs * probe).sum(), params)):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

@@ -170,3 +170,29 @@ def test_config_is_a_tyro_cli_with_named_levels():
     default = GHNeRFNetworkConfig()
     assert (default.coarse.num_samples, default.fine.num_samples) == (8, 4)  # GHNeRF supplement
     assert (default.coarse.loss_weight, default.fine.loss_weight) == (0.1, 1.0)  # ENeRF
+
+
+def test_human_projection_commutes_with_the_sample_lookup_and_can_be_turned_off():
+    """Projecting the low-resolution human map once per source image equals projecting every sampled feature (the
+    lookup is bilinear with border padding: weights sum to 1, so the bias commutes too), values and gradients."""
+    from ghnerf_ns.model.projection import sample_source_maps
+
+    torch.manual_seed(0)
+    net = _config(human_feature_channels=6, human_projection_dim=3).setup()
+    assert net.human_projection is not None and net.fields[1].psi_h.in_channels == 3
+    assert _config(human_feature_channels=6, human_projection_dim=0).setup().fields[1].psi_h.in_channels == 6
+    assert _config(human_projection_dim=8).setup().human_projection is None  # no human encoder: nothing to project
+    sources, _, _ = _scene(2)
+    human = torch.randn(2, 6, 8, 8, requires_grad=True)
+    encoded = net.encode(sources, human)
+    points = torch.rand(50, 3) * 2 - 1  # includes points projecting outside the images (border values)
+    fast = sample_source_maps(points, encoded.human_features, sources.K, sources.w2c, SIZE, SIZE)
+    sampled = sample_source_maps(points, human, sources.K, sources.w2c, SIZE, SIZE)  # (points, views, 6)
+    weight, bias = net.human_projection.weight[:, :, 0, 0], net.human_projection.bias
+    reference = sampled @ weight.T + bias
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=1e-5)
+    probe = torch.randn_like(fast)
+    grads_fast = torch.autograd.grad((fast * probe).sum(), (human, net.human_projection.weight))
+    grads_ref = torch.autograd.grad((reference * probe).sum(), (human, net.human_projection.weight))
+    for got, want in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
