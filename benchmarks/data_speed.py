@@ -164,10 +164,10 @@ def loader_vs_model(data_root: Path, steps: int) -> Dict[str, float]:
     pipeline.train()
     for step in range(3):  # warm-up: worker start, first decodes, allocator
         train_step(step)
-    loader = rate(datamanager.next_train, steps * 3)
-    cached = datamanager.next_train(0)
+    drawn = []
+    loader = rate(lambda step: drawn.append(datamanager.next_train(step)), steps * 3)
     real_next = datamanager.next_train
-    datamanager.next_train = lambda step: cached  # type: ignore[method-assign]
+    datamanager.next_train = lambda step: drawn[step]  # type: ignore[method-assign]  # already-loaded batches
     model = rate(train_step, steps)
     datamanager.next_train = real_next  # type: ignore[method-assign]
     training = rate(train_step, steps)

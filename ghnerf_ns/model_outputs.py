@@ -41,8 +41,10 @@ def viewer_outputs(
     rgb = raw["rgb"].clamp(0.0, 1.0).contiguous()
     heatmaps = torch.nan_to_num(raw["heatmaps"].float()).contiguous()
     heatmap = heatmap_max_channel(heatmaps, settings.joint)
-    keypoints, found = extract_keypoints_2d(heatmaps, threshold=keypoint_threshold)
-    overlay = draw_keypoints_overlay(rgb, keypoints, keypoint_threshold, valid=found) if settings.show_keypoints else rgb
+    overlay = rgb
+    if settings.show_keypoints:  # the extraction is the costliest output: skipped when the skeleton is hidden
+        keypoints, found = extract_keypoints_2d(heatmaps, threshold=keypoint_threshold)
+        overlay = draw_keypoints_overlay(rgb, keypoints, keypoint_threshold, valid=found)
     out = {
         "rgb": rgb,
         "depth": raw["depth"],

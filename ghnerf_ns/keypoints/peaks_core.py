@@ -22,12 +22,14 @@ connects nothing across channels, so one ``label`` call and two ``lexsort`` call
 """
 
 from dataclasses import dataclass
-from typing import Literal, Sequence, Union
+from typing import Literal, Optional, Sequence, Union
 
 import numpy as np
 from scipy import ndimage
 
 RankBy = Literal["smoothed", "raw"]
+_TRUNCATE = 4.0
+"""Gaussian kernel radius in sigmas (scipy's default, as pytorch-openpose)."""
 
 
 @dataclass
@@ -57,7 +59,7 @@ def gaussian_smooth(maps: np.ndarray, sigma: Union[float, Sequence[float]]) -> n
         raise ValueError(f"filter sigma must be >= 0, got {sigmas}")
     if all(s == 0 for s in sigmas):
         return maps.astype(np.float64, copy=True)
-    return ndimage.gaussian_filter(maps.astype(np.float64), sigma=sigmas + [0.0], mode="reflect", truncate=4.0)
+    return ndimage.gaussian_filter(maps.astype(np.float64), sigma=sigmas + [0.0], mode="reflect", truncate=_TRUNCATE)
 
 
 def _channel_separated_structure(ndim: int, connectivity: int) -> np.ndarray:
@@ -90,6 +92,30 @@ def _quadratic_offsets(smoothed: np.ndarray, index: np.ndarray, found: np.ndarra
     return offsets
 
 
+def _support_crop(raw: np.ndarray, filter_sigma: Union[float, Sequence[float]], threshold: float) -> Optional[tuple]:
+    """Slices of the bounding box of the non-zero values grown by the filter radius, when that is smaller than the map.
+
+    Exact: outside the grown box the smoothed map is 0 (not above a threshold >= 0), and inside it the filter sees the
+    same values, since the grown margin is zeros, so the crop's ``reflect`` border mirrors zeros where the full map had
+    zeros. Raster order (the tie-break) is the same in the crop. None: no crop (negative threshold, or nothing to cut).
+    """
+    ndim = raw.ndim - 1
+    if threshold < 0:
+        return None
+    support = np.abs(raw).max(axis=-1) > 0
+    if not support.any():
+        return None
+    sigmas = [float(filter_sigma)] * ndim if np.isscalar(filter_sigma) else [float(s) for s in filter_sigma]  # type: ignore[arg-type]
+    slices = []
+    for axis in range(ndim):
+        hits = np.flatnonzero(support.any(axis=tuple(a for a in range(ndim) if a != axis)))
+        margin = int(_TRUNCATE * sigmas[axis] + 0.5) + 1  # scipy's kernel radius, plus one for the subpixel fit
+        slices.append(slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + margin + 1, raw.shape[axis])))
+    if all(sl.stop - sl.start == size for sl, size in zip(slices, raw.shape[:-1])):
+        return None
+    return (*slices, slice(None))
+
+
 def find_region_peaks(
     maps: np.ndarray,
     filter_sigma: Union[float, Sequence[float]],
@@ -106,6 +132,13 @@ def find_region_peaks(
     raw = np.nan_to_num(maps.astype(np.float64), nan=0.0)
     ndim = raw.ndim - 1
     num_joints = raw.shape[-1]
+    crop = _support_crop(raw, filter_sigma, threshold)
+    if crop is not None:
+        # Renders are zero outside the person's box: run on the box plus the filter radius, then shift back.
+        peaks = find_region_peaks(raw[crop], filter_sigma, threshold, connectivity, rank_by, subpixel)
+        offset = np.array([axis.start for axis in crop[:-1]], dtype=np.float64)
+        peaks.position[peaks.found] += offset
+        return peaks
     smoothed = gaussian_smooth(raw, filter_sigma)
 
     labels, num_regions = ndimage.label(smoothed > threshold, structure=_channel_separated_structure(ndim, connectivity))
@@ -120,12 +153,14 @@ def find_region_peaks(
     members = np.flatnonzero(flat_labels)  # flat indices into [*spatial, J], ascending = raster order per channel
     member_labels = flat_labels[members]
     member_values = smoothed.ravel()[members]
-    # Sort by region, then value descending, then raster order: the first row of each region is its peak.
-    order = np.lexsort((members, -member_values, member_labels))
-    sorted_labels = member_labels[order]
-    is_first = np.ones(len(order), dtype=bool)
-    is_first[1:] = sorted_labels[1:] != sorted_labels[:-1]
-    region_peaks = members[order][is_first]  # one flat index per region
+    # Each region's peak: its maximum, the first in raster order among equal values. Members are in ascending flat
+    # order, which within a region (one channel) is raster order, so the first member equal to its region's maximum is
+    # the peak (linear time; sorting all members by value cost most of a 512 px extraction).
+    region_max = np.full(num_regions, -np.inf)
+    np.maximum.at(region_max, member_labels - 1, member_values)  # unbuffered: no sort (ndimage.maximum sorts)
+    at_max = member_values == region_max[member_labels - 1]
+    _, first = np.unique(member_labels[at_max], return_index=True)
+    region_peaks = members[at_max][first]  # one flat index per region, in label order
 
     peak_channel = region_peaks % num_joints
     peak_spatial = region_peaks // num_joints

@@ -122,6 +122,26 @@ def test_random_3d_matches_brute_force(connectivity, rank_by):
     _assert_matches_brute(maps, [0.6, 0.5, 0.0], 0.2, connectivity, rank_by)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("connectivity", [1, 2])
+def test_map_zero_outside_a_box_matches_brute_force(seed, connectivity):
+    """Renders are zero outside the person's box; the fast path crops to it (plus the filter radius) and shifts back."""
+    rng = np.random.default_rng(seed)
+    maps = np.zeros((30, 26, 3))
+    maps[9:17, 12:19] = rng.random((8, 7, 3)) ** 4  # away from the borders: the crop is smaller than the map
+    maps[9, 12, 1] = 2.0  # a peak on the box's edge
+    _assert_matches_brute(maps, 0.8, 0.15, connectivity, "smoothed")
+    corner = np.zeros((30, 26, 2))
+    corner[:5, 22:] = rng.random((5, 4, 2)) ** 2  # touching the image border: reflect mode of the real border
+    _assert_matches_brute(corner, 1.2, 0.1, connectivity, "raw")
+    cropped = find_region_peaks(maps, 0.8, 0.15, connectivity, subpixel=True)
+    padded = maps.copy()
+    padded[0, 0, :] = padded[-1, -1, :] = 1e-9  # support spanning the map: no crop, the same answer
+    full = find_region_peaks(padded, 0.8, 0.15, connectivity, subpixel=True)
+    np.testing.assert_allclose(cropped.position, full.position, atol=1e-9)
+    np.testing.assert_array_equal(cropped.found, full.found)
+
+
 def _blob(h, w, cx, cy, s, amp=1.0):
     ys, xs = np.mgrid[0:h, 0:w]
     return amp * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * s * s))
