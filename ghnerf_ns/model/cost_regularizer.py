@@ -12,12 +12,36 @@ VOXEL_FEATURE_CHANNELS = 8
 """Channels of the regularised feature volume (``f_voxel``)."""
 
 
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` (same parameters and state dict) that runs on oneDNN on the CPU.
+
+    PyTorch sends a batch-of-one float32 3D convolution with small spatial extent to its reference ``slow_conv3d``
+    kernel (its oneDNN heuristic is written for 2D images); a cost volume is exactly that. Calling the oneDNN kernel
+    directly is ~10x faster on CPU for these volumes (e.g. 8 channels x 8 planes x 256 x 256: 0.52 s -> 0.06 s on 2
+    cores) with the same values and gradients. CUDA and other dtypes take the usual path.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        if (
+            x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and self.padding_mode == "zeros"
+            and not isinstance(self.padding, str)
+            and torch.backends.mkldnn.is_available()
+            and torch.backends.mkldnn.enabled
+        ):
+            return torch.mkldnn_convolution(
+                x.contiguous(), self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups
+            )
+        return super().forward(x)
+
+
 class ConvBnReLU3D(nn.Sequential):
     """Conv3d 3x3x3 (no bias) -> BatchNorm3d -> ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__(
-            nn.Conv3d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+            Conv3d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
@@ -50,8 +74,8 @@ class CostRegularizer(nn.Module):
             for i in range(num_scales)
         )
         self.up = nn.ModuleList(_up_block(widths[i + 1], widths[i]) for i in reversed(range(num_scales)))
-        self.feature_head = nn.Conv3d(widths[0], VOXEL_FEATURE_CHANNELS, 3, padding=1, bias=False)
-        self.depth_head = nn.Conv3d(widths[0], 1, 3, padding=1, bias=False)
+        self.feature_head = Conv3d(widths[0], VOXEL_FEATURE_CHANNELS, 3, padding=1, bias=False)
+        self.depth_head = Conv3d(widths[0], 1, 3, padding=1, bias=False)
 
     @property
     def divisor(self) -> int:

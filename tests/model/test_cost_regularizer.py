@@ -41,3 +41,24 @@ def test_depth_regression_hand_case():
     depth, std = depth_regression(torch.tensor([[100.0], [-100.0]]), values, inverse=False)
     torch.testing.assert_close(depth, torch.tensor([2.0]))
     torch.testing.assert_close(std, torch.tensor([math.sqrt(1e-10)]))
+
+
+@pytest.mark.parametrize("stride,channels,bias", [(1, (8, 8), False), (2, (16, 32), True), (1, (8, 1), False)])
+def test_cpu_conv3d_fast_path_matches_the_reference_conv_values_and_gradients(stride, channels, bias):
+    import torch.nn.functional as F
+
+    from ghnerf_ns.model.cost_regularizer import Conv3d
+
+    torch.manual_seed(0)
+    conv = Conv3d(channels[0], channels[1], 3, stride=stride, padding=1, bias=bias)
+    x = torch.randn(1, channels[0], 4, 12, 16, requires_grad=True)
+    ours = conv(x)
+    reference = F.conv3d(x, conv.weight, conv.bias, stride=stride, padding=1)  # PyTorch's own path
+    torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
+    probe = torch.randn_like(ours)
+    params = [x, conv.weight] + ([conv.bias] if bias else [])
+    got = torch.autograd.grad((ours * probe).sum(), params)
+    want = torch.autograd.grad((reference * probe).sum(), params)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
+    assert set(conv.state_dict()) == set(torch.nn.Conv3d(channels[0], channels[1], 3, bias=bias).state_dict())
