@@ -17,12 +17,13 @@ from nerfstudio.models.base_model import Model, ModelConfig
 from torch import Tensor
 from torch.nn import Parameter
 
+from dataparsers.body25 import NUM_JOINTS
 from dataparsers.human_common import HumanImageIndex
 from ghnerf_ns.data.human_dataset import ROW_KEY, SPLIT_KEY
 from ghnerf_ns.data.sample_batches import TrainingBatch
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.image_renderer import EncodeCache, human_features_for, render_image, source_cache_key, weights_version
-from ghnerf_ns.model.geometry import box_near_far, cameras_to_opencv
+from ghnerf_ns.model.geometry import box_corners, box_near_far, cameras_to_opencv
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, rgb_loss
 from ghnerf_ns.model.network import CascadeOutputs, GHNeRFNetworkConfig
@@ -77,8 +78,7 @@ class GHNeRFModel(Model):
         self._bank = bank
         self._targets = targets
         self._heatmap_sigma = heatmap_sigma
-        subjects = bank.subjects
-        self.viewer_controls.set_subjects([s.name for s in subjects], [s.frames for s in subjects])
+        self.viewer_controls.attach_bank(bank)
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         groups = self.network.param_groups()
@@ -158,9 +158,7 @@ class GHNeRFModel(Model):
             entries = self._bank.select(subject, frame, w2c.cpu().numpy(), self.config.num_source_views, True, exclude)
         else:
             settings = self.viewer_controls.snapshot()
-            subject = settings.subject
-            frames = self.viewer_controls.frames_of(subject)
-            frame = frames[min(settings.frame_position, len(frames) - 1)]
+            subject, frame = self.viewer_controls.subject_frame(settings)
             box = torch.from_numpy(self._bank.box(subject, frame)).to(self.device)
             entries = self._bank.select(subject, frame, w2c.cpu().numpy(), settings.num_views, use_rotation=False)
         target = TargetView(K=K, w2c=w2c, height=height, width=width, box=box, near_far=box_near_far(box, w2c))
@@ -176,14 +174,34 @@ class GHNeRFModel(Model):
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:
+        meta = camera.metadata or {}
+        if not (ROW_KEY in meta and SPLIT_KEY in meta) and not self._viewer_camera_sees_box(camera):
+            # A viewer camera turned away from the person (e.g. viser's default camera before the start camera is
+            # placed, or the user orbiting past it): an empty frame, never an exception in the render thread.
+            height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
+            channels = {"rgb": 3, "accumulation": 1, "depth": 1, "heatmaps": NUM_JOINTS}
+            if self.network.config.cse_dim:
+                channels["cse"] = self.network.config.cse_dim
+            blank = {name: torch.zeros(height, width, c, device=self.device) for name, c in channels.items()}
+            return viewer_outputs(blank, self.viewer_controls.snapshot(), self.config.keypoint_threshold)
         target, entries, label = self.resolve_camera(camera)
         sources = self._bank.load(entries).to(self.device)
         self.viewer_controls.show_sources(label)
         raw = render_image(self.network, self.encode_sources(sources), target, self.config.eval_num_rays_per_chunk)
         # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE for the per-image metrics.
-        meta = camera.metadata or {}
         keep_raw = ROW_KEY in meta and SPLIT_KEY in meta
         return viewer_outputs(raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold, keep_raw_maps=keep_raw)
+
+    def _viewer_camera_sees_box(self, camera: Cameras) -> bool:
+        """Whether some corner of the viewer's subject/frame box lies in front of the camera (box_near_far's rule)."""
+        if self._bank is None:
+            return True  # resolve_camera raises the clear error
+        _, w2c = cameras_to_opencv(camera.to(self.device))
+        w2c = w2c.reshape(4, 4).float()
+        subject, frame = self.viewer_controls.subject_frame()
+        box = torch.from_numpy(self._bank.box(subject, frame)).to(self.device)
+        z = box_corners(box) @ w2c[2, :3] + w2c[2, 3]
+        return bool(z.max() > 0.1)
 
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Any]

@@ -8,18 +8,24 @@ Renders read every value once through :meth:`GHNeRFViewerControls.snapshot` (val
 ``ns-render`` has no way to pass plugin options, so the environment variables ``GHNERF_SUBJECT`` (a subject name such
 as ``CoreView_386``, or a unique suffix such as ``386``) and ``GHNERF_FRAME`` (a frame number of that subject) set the
 initial subject/frame of ``ns-render`` and ``ns-viewer`` alike.
+
+The controls also carry :class:`~ghnerf_ns.viewer.camera.GHNeRFViewerCamera` (a ``ViewerControl``), which puts a
+browser's camera on the chosen person when it connects and whenever Subject changes.
 """
 
 import os
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from functools import partial
+from typing import List, Optional, Sequence, Tuple
 
 from nerfstudio.viewer.viewer_elements import ViewerCheckbox, ViewerDropdown, ViewerSlider, ViewerText
 from torch import nn
 
 from dataparsers.body25 import BODY25_JOINTS
+from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.user_errors import GHNeRFConfigError
+from ghnerf_ns.viewer.camera import GHNeRFViewerCamera, ViewerPose, input_camera_view
 
 MAX_JOINT = "max over joints"
 """Joint-dropdown entry that shows the maximum over all 25 heatmaps."""
@@ -70,6 +76,7 @@ class GHNeRFViewerControls(nn.Module):
         self.a_subject = ViewerDropdown(
             "Subject", NO_SUBJECT, [NO_SUBJECT], cb_hook=self._on_subject, hint="Person to render (test subjects first)"
         )
+        # Frame changes keep the user's camera (the person moves little between frames); Subject changes move it.
         self.b_frame = ViewerSlider("Frame", 0, 0, 1, step=1, hint="Frame of the subject (position in its frame list)")
         self.c_num_views = ViewerSlider("Source views", default_num_views, 2, 4, step=1, hint="Input views used")
         self.d_joint = ViewerDropdown(
@@ -78,6 +85,19 @@ class GHNeRFViewerControls(nn.Module):
         self.e_opacity = ViewerSlider("Overlay opacity", 0.6, 0.0, 1.0, step=0.05, hint="heatmap_overlay blending")
         self.f_show_keypoints = ViewerCheckbox("Show keypoints", True, hint="Draw the skeleton in keypoints_overlay")
         self.g_sources = ViewerText("Source cameras", "", disabled=True, hint="Cameras conditioning the current render")
+        self.h_camera = GHNeRFViewerCamera()
+
+    def attach_bank(self, bank: SourceViewBank) -> None:
+        """Offer the bank's subjects/frames and start viewer cameras at their input cameras."""
+        subjects = bank.subjects
+        self.set_subjects([s.name for s in subjects], [s.frames for s in subjects])
+        self.h_camera.set_pose_source(partial(self._current_pose, bank))
+
+    def _current_pose(self, bank: SourceViewBank) -> Optional[ViewerPose]:
+        subject, frame = self.subject_frame()
+        if subject == NO_SUBJECT:
+            return None
+        return input_camera_view(bank, subject, frame)
 
     def set_subjects(self, subjects: Sequence[str], frames: Sequence[Sequence[int]]) -> None:
         """Fill the subject dropdown (called once the dataset is known); GHNERF_SUBJECT/GHNERF_FRAME pick the start."""
@@ -98,6 +118,12 @@ class GHNeRFViewerControls(nn.Module):
         """Frame numbers of ``subject`` (the Frame slider indexes this list)."""
         return self._frames.get(subject, [0])
 
+    def subject_frame(self, settings: Optional[ViewerSettings] = None) -> Tuple[str, int]:
+        """(subject, frame number) the controls (or a snapshot of them) point at."""
+        settings = settings or self.snapshot()
+        frames = self.frames_of(settings.subject)
+        return settings.subject, frames[min(settings.frame_position, len(frames) - 1)]
+
     def _on_subject(self, element: ViewerDropdown) -> None:
         count = max(len(self.frames_of(element.value)), 1)
         self.b_frame.max = max(count - 1, 1)
@@ -105,6 +131,7 @@ class GHNeRFViewerControls(nn.Module):
             self.b_frame.gui_handle.max = self.b_frame.max
         if int(self.b_frame.value) > count - 1:
             self.b_frame.value = 0
+        self.h_camera.place_all()
 
     def snapshot(self) -> ViewerSettings:
         """One consistent read of every control."""
@@ -119,5 +146,10 @@ class GHNeRFViewerControls(nn.Module):
         )
 
     def show_sources(self, text: str) -> None:
-        """Show which source cameras condition the current render."""
-        self.g_sources.value = text
+        """Show which source cameras condition the current render.
+
+        Only a changed text is sent: the viewer re-renders after every value assignment of a GUI element, so
+        re-assigning it on each render would render forever.
+        """
+        if self.g_sources.value != text:
+            self.g_sources.value = text

@@ -71,3 +71,23 @@ def test_viewer_camera_of_any_size_renders(tiny_pipeline):
     assert outputs["rgb"].shape == (height, width, 3)
     assert outputs["heatmap"].shape == (height, width, 1)
     assert "cameras" in pipe.model.viewer_controls.g_sources.value
+
+
+def test_viewer_camera_turned_away_from_the_person_gives_a_blank_frame(tiny_pipeline):
+    """The viewer's render thread has no error handler: a camera with the whole box behind it gets black images of
+    every output, not an exception (viser's default camera, or a user orbiting past the person)."""
+    pipe = tiny_pipeline
+    c2w = pipe.datamanager.eval_dataset.cameras[0:1].camera_to_worlds.clone()
+    c2w[..., :3, 2] *= -1  # look the other way (OpenGL: the camera looks along -z)
+    c2w[..., :3, 0] *= -1  # keep a right-handed frame
+    camera = Cameras(
+        camera_to_worlds=c2w, fx=torch.tensor([[40.0]]), fy=torch.tensor([[40.0]]), cx=torch.tensor([[20.0]]),
+        cy=torch.tensor([[15.0]]), width=torch.tensor([[40]]), height=torch.tensor([[30]]),
+        camera_type=CameraType.PERSPECTIVE,
+    )  # fmt: skip
+    outputs = pipe.model.get_outputs_for_camera(camera)
+    expected = {"rgb", "depth", "accumulation", "heatmap", "heatmaps", "heatmap_overlay", "keypoints_overlay"}
+    assert expected <= set(outputs)
+    for name, value in outputs.items():
+        assert value.shape[:2] == (30, 40) and value.shape[-1] in (1, 3), name
+        assert float(value.abs().max()) == 0.0, name
