@@ -3,14 +3,14 @@
 For each variant (enerf-heatmap, ghnerf-resnet18, ghnerf-resnet34, ghnerf = DINO), built from the method configs with
 random weights, it measures in one run:
 
-* frames/s of the **viewer case** (the camera moves, the sources stay: the encode cache hits every frame) and of the
+* frames/s (1 / median frame time) of the **viewer case** (the camera moves, the sources stay: the encode cache hits every frame) and of the
   **video case** (a new frame, so new source images, every render: encoders run every frame);
 * per-stage time of one video-case frame (human encoder, feature pyramid, cost volumes, ray sampling, projection =
   pixel-aligned/voxel feature lookups, field, compositing, outputs = the viewer's output images and the rest);
 * peak memory (CUDA: allocator peak; CPU: peak RSS of the process while rendering);
 * each variant's FPS as a ratio to enerf-heatmap's, and the targets.
 
-Usage: ``python benchmarks/render_speed.py [--resolution 512] [--repeats 3] [--device auto] [--variants ...]``
+Usage: ``python benchmarks/render_speed.py [--resolution 512] [--repeats 5] [--device auto] [--variants ...]``
 """
 
 import argparse
@@ -18,6 +18,7 @@ import contextlib
 import functools
 import os
 import resource
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -125,7 +126,7 @@ def render_frame(model, sources, target, chunk: int) -> Dict[str, torch.Tensor]:
     from ghnerf_ns.model_outputs import viewer_outputs
 
     with torch.inference_mode():
-        raw = render_image(model.network, model.encode_sources(sources), target, chunk)
+        raw = render_image(model.network, model.encode_sources(sources, target.box), target, chunk)
         return viewer_outputs(raw, model.viewer_controls.snapshot(), model.config.keypoint_threshold)
 
 
@@ -143,24 +144,15 @@ def bench_variant(variant: str, args, device: torch.device) -> Result:
         render_frame(model, fixed, targets[0], chunk)  # warm-up (allocator, kernels); fills the cache
         reset_peak(device)
 
-        frames = max(args.repeats, 1)
-        synchronize(device)
-        start = time.perf_counter()
-        for i in range(frames):
-            render_frame(model, fixed, targets[i % len(targets)], chunk)
-        synchronize(device)
-        viewer_fps = frames / (time.perf_counter() - start)
-
+        viewer_fps = 1.0 / median_seconds(
+            [lambda t=targets[i % len(targets)]: render_frame(model, fixed, t, chunk) for i in range(args.repeats)],
+            device,
+        )
         video_frames = [
             (t, scene.make_sources(K, w2c, scene.nearest_cameras(w2c, w2c[c], args.views, c), args.resolution, 1 + i, device))
             for i, (t, c) in enumerate(zip(targets, target_ids))
-        ][: max(args.repeats, 2)]
-        synchronize(device)
-        start = time.perf_counter()
-        for t, s in video_frames:
-            render_frame(model, s, t, chunk)
-        synchronize(device)
-        video_fps = len(video_frames) / (time.perf_counter() - start)
+        ][: args.repeats]
+        video_fps = 1.0 / median_seconds([lambda t=t, s=s: render_frame(model, s, t, chunk) for t, s in video_frames], device)
         peak = peak_mb(device)
 
         sources = scene.make_sources(K, w2c, fixed_ids, args.resolution, frame=10_000, device=device)
@@ -173,6 +165,18 @@ def bench_variant(variant: str, args, device: torch.device) -> Result:
         stages = dict(totals)
         stages["outputs"] = max(total - sum(totals.values()), 0.0)
     return Result(viewer_fps=viewer_fps, video_fps=video_fps, peak_mb=peak, rays=rays, stages=stages)
+
+
+def median_seconds(frames: List[Callable[[], object]], device: torch.device) -> float:
+    """Median wall time of one call each (the median shrugs off a frame slowed by something else on the machine)."""
+    times = []
+    for frame in frames:
+        synchronize(device)
+        start = time.perf_counter()
+        frame()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def scene_rays(target) -> int:
@@ -211,7 +215,7 @@ def print_tables(results: Dict[str, Result], args, device: torch.device) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolution", type=int, default=512, help="target and source image size (pixels)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed frames per case (viewer: min 1, video: min 2)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed frames per case; FPS = 1 / median frame time")
     parser.add_argument("--views", type=int, default=2, help="source views per render (the paper: 2)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
     parser.add_argument("--chunk", type=int, default=0, help="rays per chunk (0: the model config's)")

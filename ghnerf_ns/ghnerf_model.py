@@ -105,7 +105,7 @@ class GHNeRFModel(Model):
         return self.get_outputs(target, sources, pixels)
 
     def get_outputs(self, target: TargetView, sources: SourceViews, pixels: Tensor) -> Dict[str, object]:  # type: ignore[override]
-        human = human_features_for(self.human_encoder, sources)
+        human = human_features_for(self.human_encoder, sources, target.box)
         cascade = self.network(sources, human, target, pixels)
         return {"cascade": cascade, "rgb": cascade.fine.rgb, "accumulation": cascade.fine.accumulation}
 
@@ -165,11 +165,15 @@ class GHNeRFModel(Model):
         label = f"{subject} frame {frame}: cameras " + ", ".join(str(self._bank.camera_of(e)) for e in entries)
         return target, entries, label
 
-    def encode_sources(self, sources: SourceViews):
-        """Encoded sources through the LRU cache (the human encoder and pyramid run once per view set)."""
+    def encode_sources(self, sources: SourceViews, box: Optional[Tensor] = None):
+        """Encoded sources through the LRU cache (the human encoder and pyramid run once per view set).
+
+        ``box``: the person's 3D box at the sources' subject/frame (the human encoder then sees only the windows
+        around it). It is fixed by (subject, frame), which the cache key already holds.
+        """
         key = source_cache_key(sources, weights_version(self.network, self.human_encoder))
         return self._encode_cache.get_or_encode(
-            key, lambda: self.network.encode(sources, human_features_for(self.human_encoder, sources))
+            key, lambda: self.network.encode(sources, human_features_for(self.human_encoder, sources, box))
         )
 
     @torch.no_grad()
@@ -187,7 +191,7 @@ class GHNeRFModel(Model):
         target, entries, label = self.resolve_camera(camera)
         sources = self._bank.load(entries).to(self.device)
         self.viewer_controls.show_sources(label)
-        raw = render_image(self.network, self.encode_sources(sources), target, self.config.eval_num_rays_per_chunk)
+        raw = render_image(self.network, self.encode_sources(sources, target.box), target, self.config.eval_num_rays_per_chunk)
         # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE for the per-image metrics.
         keep_raw = ROW_KEY in meta and SPLIT_KEY in meta
         return viewer_outputs(raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold, keep_raw_maps=keep_raw)

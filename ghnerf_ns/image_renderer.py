@@ -13,7 +13,9 @@ from jaxtyping import Float
 from torch import Tensor
 
 from dataparsers.body25 import NUM_JOINTS
+from ghnerf_ns.model.encoder_windows import box_windows
 from ghnerf_ns.model.geometry import box_mask
+from ghnerf_ns.model.human_encoders import HumanEncoder
 from ghnerf_ns.model.network import SIZE_MULTIPLE, EncodedSources, GHNeRFNetwork, LevelOutputs
 from ghnerf_ns.views import SourceViews, TargetView
 
@@ -164,9 +166,17 @@ def source_cache_key(sources: SourceViews, version: Hashable) -> Tuple:
 
 
 def human_features_for(
-    encoder: torch.nn.Module, sources: SourceViews
+    encoder: HumanEncoder, sources: SourceViews, box: Optional[Float[Tensor, "2 3"]] = None
 ) -> Optional[Float[Tensor, "num_views C h w"]]:
-    """Low-resolution human-encoder features of the sources, or None without a human encoder."""
-    if getattr(encoder, "out_channels", 0) == 0:
+    """Low-resolution human-encoder features of the sources, or None without a human encoder.
+
+    With the person's 3D ``box`` (and the encoder's ``crop_to_box`` on) only each view's window around the box is
+    encoded; the map is zero elsewhere, where nothing is sampled.
+    """
+    if encoder.out_channels == 0:
         return None
-    return encoder.forward_lowres(sources.images)
+    windows = None
+    if box is not None and encoder.config.crop_to_box:
+        margin = max(2 * encoder.stride, encoder.pad_multiple)
+        windows = box_windows(sources.K, sources.w2c, box, sources.hw, encoder.pad_multiple, margin)
+    return encoder.forward_lowres(sources.images, windows)

@@ -190,7 +190,7 @@ def model_volumetric_keypoints(
         subject, frame, w2c_ref.cpu().numpy(), min(count, len(pool) - 1), True, exclude_camera=bank.camera_of(ref_entry)
     )
     sources = bank.load(entries).to(device)
-    encoded = model.encode_sources(sources)
+    encoded = model.encode_sources(sources, box)
     return volumetric_keypoints(model.network, encoded, target, extractor)
 
 

@@ -42,6 +42,7 @@ from jaxtyping import Float
 from nerfstudio.configs.base_config import InstantiateConfig
 from torch import Tensor, nn
 
+from ghnerf_ns.model.encoder_windows import EncoderWindows
 from ghnerf_ns.weights import load_into, obtain_pretrained_file, read_state_dict, resolve_weights_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -69,6 +70,8 @@ class HumanEncoderConfig(InstantiateConfig):
     """Try to download pretrained weights into the torch hub cache when they are not there."""
     trainable: bool = True
     """Fine-tune the encoder (paper Table 6 "Fine", its best). False freezes it ("Pre"): no gradients, BatchNorm in eval mode, no autograd graph."""
+    crop_to_box: bool = True
+    """Run the encoder only on each source view's window around the projected 3D box of the person (all that is ever sampled), not on the whole image: 2-4x less work at 512 px (see ghnerf_ns/model/encoder_windows.py). False encodes whole images, as the paper describes."""
     dino_layers: Tuple[int, ...] = (9, 11)
     """DINO blocks whose patch tokens are used, 1-based (ViT-S has 12 blocks; (10, 12) is the 0-based reading of the paper's "9th and 11th layers")."""
     dino_fuse: Literal["project", "mean", "concat"] = "project"
@@ -110,8 +113,9 @@ class HumanEncoder(nn.Module):
         self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     # Subclasses: the pretrained part lives in `self.backbone` (frozen when not trainable); `_backbone_features`
-    # runs it, `_head` runs any new (always trainable) layers on top.
-    def _backbone_features(self, x: Tensor) -> Tensor:
+    # runs it (on whole padded images, or on windows of them: then `windows` says where they are), `_head` runs any
+    # new (always trainable) layers on top.
+    def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         raise NotImplementedError
 
     def _head(self, feats: Tensor) -> Tensor:
@@ -129,20 +133,40 @@ class HumanEncoder(nn.Module):
             self.backbone.eval()  # frozen BatchNorm keeps its ImageNet statistics, also during training
         return self
 
-    def forward_lowres(self, images: Float[Tensor, "num_views 3 H W"]) -> Float[Tensor, "num_views C h w"]:
-        """Features at the native stride, covering the input padded to a multiple of ``pad_multiple``."""
+    def forward_lowres(
+        self, images: Float[Tensor, "num_views 3 H W"], windows: Optional[EncoderWindows] = None
+    ) -> Float[Tensor, "num_views C h w"]:
+        """Features at the native stride, covering the input padded to a multiple of ``pad_multiple``.
+
+        With ``windows`` (see :mod:`ghnerf_ns.model.encoder_windows`) the backbone sees only each view's window; the
+        map keeps the whole-image layout, zero outside the windows.
+        """
         height, width = images.shape[-2:]
         pad_h = -height % self.pad_multiple
         pad_w = -width % self.pad_multiple
         # Pad with black (0 in [0, 1]), like the masked backgrounds, before normalising.
         x = F.pad(images, (0, pad_w, 0, pad_h), value=0.0) if (pad_h or pad_w) else images
         x = (x - self._mean) / self._std
-        if self.config.trainable:
-            feats = self._backbone_features(x)
-        else:
-            with torch.no_grad():
-                feats = self._backbone_features(x)
-        return self._head(feats)
+        if windows is not None:
+            (win_h, win_w), stride = windows.size, self.stride
+            if windows.padded_hw != tuple(x.shape[-2:]) or any(
+                v % self.pad_multiple for v in (win_h, win_w, *sum(windows.origins, ()))
+            ):
+                raise ValueError(f"encoder windows {windows} do not fit this encoder's {tuple(x.shape[-2:])} grid")
+            x = torch.stack([view[:, t : t + win_h, l : l + win_w] for view, (t, l) in zip(x, windows.origins)])
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.trainable):
+            feats = self._backbone_features(x, windows)
+        feats = self._head(feats)
+        if windows is None:
+            return feats
+        full_h, full_w = (n // stride for n in windows.padded_hw)
+        cells_h, cells_w = feats.shape[-2:]
+        return torch.stack(
+            [
+                F.pad(f, (l // stride, full_w - l // stride - cells_w, t // stride, full_h - t // stride - cells_h))
+                for f, (t, l) in zip(feats, windows.origins)
+            ]
+        )
 
     def forward(self, images: Float[Tensor, "num_views 3 H W"]) -> Float[Tensor, "num_views C H W"]:
         """Features upsampled bilinearly to the input resolution (the paper's full-resolution human feature)."""
@@ -162,7 +186,7 @@ class NoHumanEncoder(HumanEncoder):
     stride = 1
     pad_multiple = 1
 
-    def _backbone_features(self, x: Tensor) -> Tensor:
+    def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         return x.new_zeros(x.shape[0], 0, x.shape[2], x.shape[3])
 
 
@@ -213,14 +237,28 @@ class DinoHumanEncoder(HumanEncoder):
         grid = F.interpolate(grid, size=(grid_h, grid_w), mode="bicubic", align_corners=False)
         return torch.cat([pos[:, :prefix], grid.flatten(2).transpose(1, 2)], dim=1)
 
-    def _backbone_features(self, x: Tensor) -> Tensor:
+    def _window_pos_embed(self, windows: EncoderWindows) -> Tensor:
+        """Per-view position embeddings of the windows: the whole image's (resampled) grid, cut at each window, so a
+        token keeps the position it has in the whole image."""
+        full = self._pos_embed(windows.padded_hw[0] // self.stride, windows.padded_hw[1] // self.stride)
+        prefix = self.backbone.num_prefix_tokens
+        grid = full[0, prefix:].reshape(windows.padded_hw[0] // self.stride, windows.padded_hw[1] // self.stride, -1)
+        cells_h, cells_w = (n // self.stride for n in windows.size)
+        cuts = [
+            grid[t // self.stride : t // self.stride + cells_h, l // self.stride : l // self.stride + cells_w].flatten(0, 1)
+            for t, l in windows.origins
+        ]
+        return torch.cat([full[:, :prefix].expand(len(cuts), -1, -1), torch.stack(cuts)], dim=1)
+
+    def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         vit = self.backbone
         # timm 0.6.7's PatchEmbed.forward asserts the 224x224 training size, so run its conv directly.
         patches = vit.patch_embed.proj(x)
         num_views, _, grid_h, grid_w = patches.shape
         tokens = vit.patch_embed.norm(patches.flatten(2).transpose(1, 2))
         tokens = torch.cat([vit.cls_token.expand(num_views, -1, -1), tokens], dim=1)
-        tokens = vit.pos_drop(tokens + self._pos_embed(grid_h, grid_w))
+        pos = self._pos_embed(grid_h, grid_w) if windows is None else self._window_pos_embed(windows)
+        tokens = vit.pos_drop(tokens + pos)
         prefix = vit.num_prefix_tokens
         outputs = []
         for index, block in enumerate(vit.blocks):
@@ -276,7 +314,7 @@ class ResNetHumanEncoder(HumanEncoder):
         self.out_channels = sum(self.backbone.feature_info.channels())
         self._finish_init()
 
-    def _backbone_features(self, x: Tensor) -> Tensor:
+    def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         pyramid = self.backbone(x)
         size = pyramid[0].shape[-2:]  # conv1 output: exactly half the padded input
         upsampled = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in pyramid[1:]]

@@ -158,7 +158,7 @@ class KeypointsCLI:
             sources = model._bank.load(entries).to(model.device)
             with torch.no_grad():
                 raw = render_image(
-                    model.network, model.encode_sources(sources), target, model.config.eval_num_rays_per_chunk
+                    model.network, model.encode_sources(sources, box), target, model.config.eval_num_rays_per_chunk
                 )
             return {"rgb": raw["rgb"].clamp(0, 1), "heatmaps": raw["heatmaps"]}, K, w2c
         with torch.no_grad():
