@@ -15,10 +15,13 @@ Usage: ``python benchmarks/render_speed.py [--resolution 512] [--repeats 5] [--d
 
 import argparse
 import contextlib
+import dataclasses
 import functools
+import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -220,17 +223,31 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
     parser.add_argument("--chunk", type=int, default=0, help="rays per chunk (0: the model config's)")
     parser.add_argument("--variants", nargs="+", default=list(scene.METHODS), choices=list(scene.METHODS))
+    parser.add_argument("--one-variant", action="store_true", help=argparse.SUPPRESS)  # internal: child process
     args = parser.parse_args()
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     variants: List[str] = args.variants
     if "enerf-heatmap" in variants:  # the baseline first, so ratios can be printed
         variants = ["enerf-heatmap", *[v for v in variants if v != "enerf-heatmap"]]
+    if args.one_variant:  # child process: one variant, result as JSON on the last line
+        print(json.dumps(dataclasses.asdict(bench_variant(variants[0], args, device))))
+        return
     results = {}
     for variant in variants:
-        results[variant] = bench_variant(variant, args, device)
+        results[variant] = run_isolated(variant, sys.argv[1:])
         r = results[variant]
         print(f"{variant}: viewer {r.viewer_fps:.3f} FPS, video {r.video_fps:.3f} FPS, peak {r.peak_mb:.0f} MB", flush=True)
     print_tables(results, args, device)
+
+
+def run_isolated(variant: str, argv: List[str]) -> Result:
+    """Benchmark one variant in a fresh interpreter: no allocator state or cached memory from the variant before
+    (which skewed in-process runs by +-15 %), and a peak RSS of its own."""
+    command = [sys.executable, os.path.abspath(__file__), *argv, "--variants", variant, "--one-variant"]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    return Result(**json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class GHNeRFField(nn.Module):
         with_heads: build the human heads (heatmaps, optional CSE / coordinates); the coarse level has none.
         num_joints: heatmap channels (BODY_25: 25).
         human_channels: channels of the human-encoder features, 0 for none (then ``g_h(V_nerf)`` only: ENeRF+Heatmap).
-        human_pooled_dim, human_hidden_dim: psi_h output size and hidden width (hidden as ENeRF's psi: 32).
+        human_pooled_dim, human_hidden_dim: psi_h output size and hidden width.
         cse_dim: CSE embedding size, 0 disables the head.
         coord_branch: build ``g_co``.
     """
@@ -81,7 +81,7 @@ class GHNeRFField(nn.Module):
         num_joints: int = 25,
         human_channels: int = 0,
         human_pooled_dim: int = 32,
-        human_hidden_dim: int = 32,
+        human_hidden_dim: int = 16,
         cse_dim: int = 0,
         coord_branch: bool = False,
     ) -> None:

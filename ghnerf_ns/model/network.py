@@ -92,8 +92,10 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     """Width of V_nerf and of the field MLPs (ENeRF hid_n)."""
     human_feature_channels: int = 0
     """Channels of the human-encoder features given to encode(); 0 = no human encoder (the ENeRF+Heatmap baseline)."""
-    human_projection_dim: int = 32
-    """Learned 1x1 projection of the human features to this many channels, applied once per source image (cached with the encoding) before psi_h. 0 feeds the full-width features (384-512 channels) to psi_h at every sample, as the paper does: 5-8x the field's time on CPU (see benchmarks/render_speed.py)."""
+    human_projection_dim: int = 16
+    """Learned 1x1 projection of the human features to this many channels, applied once per source image (cached with the encoding) before psi_h (ENeRF's per-view image features have 8-32 channels). 0 feeds the full-width features (384-512 channels) to psi_h at every sample, as the paper does: 5-8x the field's time on CPU (see benchmarks/render_speed.py)."""
+    human_hidden_dim: int = 16
+    """Width of psi_h's per-view hidden layer (its cost per sample and view grows with it)."""
     human_pooled_dim: int = 32
     """Size of the psi-pooled human feature f_h."""
     cse_dim: int = 0
@@ -238,6 +240,7 @@ class GHNeRFNetwork(nn.Module):
                 num_joints=NUM_JOINTS,
                 human_channels=field_human_channels,
                 human_pooled_dim=config.human_pooled_dim,
+                human_hidden_dim=config.human_hidden_dim,
                 cse_dim=config.cse_dim,
                 coord_branch=config.coord_branch,
             )

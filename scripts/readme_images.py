@@ -1,0 +1,196 @@
+"""The README's two PNGs from a trained run (called by scripts/readme_images.sh, which trains and renders the video).
+
+- ``render_frame.png``: one frame of the ``ns-render camera-path`` orbit video (its outputs side by side).
+- ``viewer_heatmap.png``: headless Chromium's screenshot of ``ns-viewer`` showing one output (``--output``). The
+  output type (and overlay opacity) are chosen first over the viewer's websocket, the way its web client does: the GUI
+  state lives on the server, so the browser opened afterwards shows that output at the camera the viewer gives a new
+  client (an input camera of GHNERF_SUBJECT / GHNERF_FRAME).
+
+The viewer and browser helpers are the end-to-end tests' (tests/e2e/test_viewer*.py), so the pictures are made the
+way the tests exercise the viewer. The viewer runs in its own process group and is stopped on exit, error or not.
+"""
+
+import argparse
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.test_viewer import ViserClient, camera_message, free_port, gui_add, start_viewer, stop  # noqa: E402
+from tests.e2e.test_viewer_browser import CHROMIUM, wait_for_page  # noqa: E402
+
+MAX_BYTES = 150_000
+MAX_WIDTH = 800
+WINDOW = (1000, 800)
+"""Chromium window: wide enough that the 3D canvas beside the control panel is larger than the panel."""
+HEADER_PX = 52
+"""Height of the web client's title bar (logo and links), cropped off the screenshot."""
+
+
+def save_small_png(image: np.ndarray, path: Path) -> int:
+    """Writes ``image`` (H, W, 3 uint8) as a PNG at most MAX_WIDTH wide; palette-quantised if a full-colour PNG would
+    exceed MAX_BYTES. Returns the file size."""
+    from PIL import Image
+
+    picture = Image.fromarray(np.ascontiguousarray(image[..., :3]))
+    if picture.width > MAX_WIDTH:
+        picture = picture.resize((MAX_WIDTH, round(picture.height * MAX_WIDTH / picture.width)), Image.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    if buffer.tell() > MAX_BYTES:
+        buffer = io.BytesIO()
+        picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            buffer, format="PNG", optimize=True
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    return buffer.tell()
+
+
+def video_frame(video: Path, index: int) -> np.ndarray:
+    """Frame ``index`` of an mp4 (imageio with the imageio-ffmpeg plugin)."""
+    import imageio.v3 as iio
+
+    for position, frame in enumerate(iio.imiter(video)):
+        if position == index:
+            return np.asarray(frame)
+    raise SystemExit(f"readme_images: {video} has only {position + 1} frames, asked for frame {index} (--frame-index)")
+
+
+class DevTools:
+    """Just enough of the Chrome DevTools protocol (through the `websockets` package) to read and screenshot a page."""
+
+    def __init__(self, debug_port: int, page_url: str, deadline: float) -> None:
+        from websockets.sync.client import connect
+
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{debug_port}/json/list", timeout=5) as answer:
+                    targets = json.load(answer)
+                page = next(t for t in targets if t.get("type") == "page" and t.get("url", "").startswith(page_url))
+                break
+            except (OSError, StopIteration, ValueError):
+                if time.time() > deadline:
+                    raise SystemExit(f"readme_images: chromium opened no page {page_url} (DevTools port {debug_port})")
+                time.sleep(1.0)
+        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None)
+        self.next_id = 0
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:  # skip the protocol's events until our answer
+            message = json.loads(self.ws.recv(timeout=120))
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise SystemExit(f"readme_images: DevTools {method} failed: {message['error']}")
+                return message["result"]
+
+    def evaluate(self, expression: str):
+        """Value of a JavaScript expression in the page."""
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+
+def render_resolution(text: str) -> Optional[Tuple[int, int]]:
+    """The "Resolution: W×Hpx" the viewer's panel shows for its latest render, if any."""
+    match = re.search(r"Resolution:\s*(\d+)\s*\D\s*(\d+)\s*px", text)
+    return None if match is None else (int(match.group(1)), int(match.group(2)))
+
+
+def browser_screenshot(port: int, work: Path, output: str, quiet: float, timeout: float) -> np.ndarray:
+    """Headless Chromium on the viewer page showing ``output`` (checked in the page's form fields); waits in real time
+    until the render's resolution has not changed for ``quiet`` seconds (the viewer sends small frames first and bigger
+    ones as renders finish), then screenshots the page without its title bar.
+
+    (``--screenshot`` with ``--virtual-time-budget``, as the browser test uses, fires before a slow CPU render arrives:
+    virtual time does not wait for websocket traffic.)"""
+    import imageio.v3 as iio
+
+    debug_port, url = free_port(), f"http://127.0.0.1:{port}/"
+    args = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+            f"--remote-debugging-port={debug_port}", "--remote-allow-origins=*", f"--user-data-dir={work / 'chromium'}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}", url]  # fmt: skip
+    browser = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        devtools = DevTools(debug_port, url, time.time() + 120)
+        end = time.time() + timeout
+        last, since = None, time.time()
+        while time.time() < end:
+            resolution = render_resolution(str(devtools.evaluate("document.body.innerText")))
+            if resolution != last:
+                last, since = resolution, time.time()
+                print(f"readme_images: viewer render {resolution}")
+            elif resolution is not None and time.time() - since > quiet:
+                break
+            time.sleep(1.0)
+        else:
+            print(f"readme_images: the render did not settle in {timeout:.0f} s; screenshot of {last}")
+        fields = devtools.evaluate("Array.from(document.querySelectorAll('input,select')).map(e => e.value)") or []
+        if output not in fields:
+            raise SystemExit(f"readme_images: the page's Output type is not {output!r} (form values: {fields})")
+        png = base64.b64decode(devtools.call("Page.captureScreenshot", format="png")["data"])
+        devtools.ws.close()
+    finally:
+        stop(browser)
+    (work / "viewer_screenshot.png").write_bytes(png)
+    return np.asarray(iio.imread(png))[HEADER_PX:, :, :3]
+
+
+def viewer_screenshot(config: Path, work: Path, output: str, opacity: float, quiet: float) -> np.ndarray:
+    """Start ns-viewer, select ``output`` (and the overlay opacity) over the websocket, screenshot the page."""
+    if not CHROMIUM.is_file():
+        raise SystemExit(f"readme_images: {CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
+    port, log = free_port(), work / "viewer.log"
+    proc = start_viewer(config, port, log)
+    try:
+        wait_for_page(port, proc, log)
+        client = ViserClient(port, time.time() + 300, proc, log)
+        dropdown, slider = gui_add(client, "Output type"), gui_add(client, "Overlay opacity")
+        # viser counts a client as connected from its first camera message: send one before the GUI updates.
+        client.send("ViewerCameraMessage", **camera_message([30.0, 30.0, 30.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], 1.3))
+        client.send("GuiUpdateMessage", id=dropdown["id"], updates={"value": output})
+        client.send("GuiUpdateMessage", id=slider["id"], updates={"value": opacity})
+        client.wait_for(lambda m: False, 3)  # let the server apply both updates before the browser connects
+        client.ws.close()
+        image = browser_screenshot(port, work, output, quiet=quiet, timeout=600)
+        if proc.poll() is not None or "Traceback" in log.read_text():
+            raise SystemExit(f"readme_images: ns-viewer failed:\n{log.read_text()[-4000:]}")
+        return image
+    finally:
+        stop(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True, help="config.yml of the ns-train run")
+    parser.add_argument("--video", type=Path, required=True, help="orbit mp4 written by ns-render camera-path")
+    parser.add_argument("--work", type=Path, required=True, help="folder for the viewer log and raw screenshot")
+    parser.add_argument("--docs", type=Path, default=REPO / "docs", help="where the two PNGs go")
+    parser.add_argument("--frame-index", type=int, default=0, help="video frame kept as render_frame.png")
+    parser.add_argument("--output", default="heatmap_overlay", help="viewer output type in the screenshot")
+    parser.add_argument("--opacity", type=float, default=0.8, help="heatmap_overlay opacity in the screenshot")
+    parser.add_argument("--quiet", type=float, default=20.0, help="seconds without a new render before the screenshot")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    size = save_small_png(video_frame(args.video, args.frame_index), args.docs / "render_frame.png")
+    print(f"readme_images: {args.docs / 'render_frame.png'} ({size // 1000} KB)")
+    image = viewer_screenshot(args.config, args.work, args.output, args.opacity, args.quiet)
+    size = save_small_png(image, args.docs / "viewer_heatmap.png")
+    print(f"readme_images: {args.docs / 'viewer_heatmap.png'} ({size // 1000} KB)")
+
+
+if __name__ == "__main__":
+    main()
