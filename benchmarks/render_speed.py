@@ -3,8 +3,9 @@
 For each variant (enerf-heatmap, ghnerf-resnet18, ghnerf-resnet34, ghnerf = DINO), built from the method configs with
 random weights, it measures in one run:
 
-* frames/s (1 / median frame time) of the **viewer case** (the camera moves, the sources stay: the encode cache hits every frame) and of the
-  **video case** (a new frame, so new source images, every render: encoders run every frame);
+* frames/s (1 / median frame time) of the **viewer case** (the camera moves, the sources stay: the encode cache
+  hits every frame) and of the **video case** (a new frame, so new source images, every render: encoders run every
+  frame);
 * per-stage time of one video-case frame (human encoder, feature pyramid, cost volumes, ray sampling, projection =
   pixel-aligned/voxel feature lookups, field, compositing, outputs = the viewer's output images and the rest);
 * peak memory (CUDA: allocator peak; CPU: peak RSS of the process while rendering);
@@ -155,7 +156,8 @@ def bench_variant(variant: str, args, device: torch.device) -> Result:
             (t, scene.make_sources(K, w2c, scene.nearest_cameras(w2c, w2c[c], args.views, c), args.resolution, 1 + i, device))
             for i, (t, c) in enumerate(zip(targets, target_ids))
         ][: args.repeats]
-        video_fps = 1.0 / median_seconds([lambda t=t, s=s: render_frame(model, s, t, chunk) for t, s in video_frames], device)
+        video_renders = [lambda t=t, s=s: render_frame(model, s, t, chunk) for t, s in video_frames]
+        video_fps = 1.0 / median_seconds(video_renders, device)
         peak = peak_mb(device)
 
         sources = scene.make_sources(K, w2c, fixed_ids, args.resolution, frame=10_000, device=device)

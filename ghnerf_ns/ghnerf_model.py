@@ -23,7 +23,7 @@ from ghnerf_ns.data.human_dataset import ROW_KEY, SPLIT_KEY
 from ghnerf_ns.data.sample_batches import TrainingBatch
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.image_renderer import EncodeCache, human_features_for, render_image, source_cache_key, weights_version
-from ghnerf_ns.model.geometry import box_corners, box_near_far, cameras_to_opencv
+from ghnerf_ns.model.geometry import box_in_front, box_near_far, cameras_to_opencv
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, rgb_loss
 from ghnerf_ns.model.network import CascadeOutputs, GHNeRFNetworkConfig
@@ -139,9 +139,10 @@ class GHNeRFModel(Model):
         return losses
 
     # ------------------------------------------------------------------------------------------ whole images
-    def resolve_camera(self, camera: Cameras) -> Tuple[TargetView, List[Tuple[int, int]], str]:
+    def resolve_camera(self, camera: Cameras) -> Optional[Tuple[TargetView, List[Tuple[int, int]], str]]:
         """Target view and source-view entries for a camera: dataset cameras use the test protocol, others the viewer's
-        subject/frame with the nearest input cameras by position (ENeRF's interactive renderer)."""
+        subject/frame with the nearest input cameras by position (ENeRF's interactive renderer). None for a viewer
+        camera with the person's whole box behind it (a dataset camera that does not see its box is an error)."""
         if self._bank is None:
             raise RuntimeError("the model has no SourceViewBank: build it through GHNeRFPipeline (ns-train/ns-eval/ns-viewer)")
         K, w2c = cameras_to_opencv(camera.to(self.device))
@@ -160,6 +161,8 @@ class GHNeRFModel(Model):
             settings = self.viewer_controls.snapshot()
             subject, frame = self.viewer_controls.subject_frame(settings)
             box = torch.from_numpy(self._bank.box(subject, frame)).to(self.device)
+            if not box_in_front(box, w2c):
+                return None
             entries = self._bank.select(subject, frame, w2c.cpu().numpy(), settings.num_views, use_rotation=False)
         target = TargetView(K=K, w2c=w2c, height=height, width=width, box=box, near_far=box_near_far(box, w2c))
         label = f"{subject} frame {frame}: cameras " + ", ".join(str(self._bank.camera_of(e)) for e in entries)
@@ -178,8 +181,8 @@ class GHNeRFModel(Model):
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:
-        meta = camera.metadata or {}
-        if not (ROW_KEY in meta and SPLIT_KEY in meta) and not self._viewer_camera_sees_box(camera):
+        resolved = self.resolve_camera(camera)
+        if resolved is None:
             # A viewer camera turned away from the person (e.g. viser's default camera before the start camera is
             # placed, or the user orbiting past it): an empty frame, never an exception in the render thread.
             height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
@@ -188,24 +191,14 @@ class GHNeRFModel(Model):
                 channels["cse"] = self.network.config.cse_dim
             blank = {name: torch.zeros(height, width, c, device=self.device) for name, c in channels.items()}
             return viewer_outputs(blank, self.viewer_controls.snapshot(), self.config.keypoint_threshold)
-        target, entries, label = self.resolve_camera(camera)
+        target, entries, label = resolved
         sources = self._bank.load(entries).to(self.device)
         self.viewer_controls.show_sources(label)
         raw = render_image(self.network, self.encode_sources(sources, target.box), target, self.config.eval_num_rays_per_chunk)
         # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE for the per-image metrics.
+        meta = camera.metadata or {}
         keep_raw = ROW_KEY in meta and SPLIT_KEY in meta
         return viewer_outputs(raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold, keep_raw_maps=keep_raw)
-
-    def _viewer_camera_sees_box(self, camera: Cameras) -> bool:
-        """Whether some corner of the viewer's subject/frame box lies in front of the camera (box_near_far's rule)."""
-        if self._bank is None:
-            return True  # resolve_camera raises the clear error
-        _, w2c = cameras_to_opencv(camera.to(self.device))
-        w2c = w2c.reshape(4, 4).float()
-        subject, frame = self.viewer_controls.subject_frame()
-        box = torch.from_numpy(self._bank.box(subject, frame)).to(self.device)
-        z = box_corners(box) @ w2c[2, :3] + w2c[2, 3]
-        return bool(z.max() > 0.1)
 
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Any]

@@ -14,11 +14,10 @@ of two feature cells so bilinear lookups near the box's edge stay inside the win
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from ghnerf_ns.model.geometry import box_corners
+from ghnerf_ns.model.geometry import box_corners, project
 
 MAX_AREA_FRACTION = 0.8
 """Windows covering more of the padded image than this are not worth cropping: the whole image is encoded."""
@@ -64,14 +63,13 @@ def box_windows(
     height, width = image_hw
     padded = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
     corners = box_corners(box.to(w2c.dtype))
-    cam = torch.einsum("vij,nj->vni", w2c[:, :3, :3], corners) + w2c[:, None, :3, 3]
-    if bool((cam[..., 2] <= 1e-3).any()):
-        return None
-    pix = torch.einsum("vij,vnj->vni", K.to(w2c.dtype), cam)
-    uv = (pix[..., :2] / pix[..., 2:3]).detach().cpu()
     spans: List[Tuple[Tuple[int, int], Tuple[int, int]]] = []
-    for view_uv in uv:
-        (u0, v0), (u1, v1) = view_uv.amin(dim=0).tolist(), view_uv.amax(dim=0).tolist()
+    for view_K, view_w2c in zip(K.to(w2c.dtype), w2c):
+        uv, z = project(corners, view_K, view_w2c)
+        if bool((z <= 1e-3).any()):
+            return None
+        uv = uv.detach().cpu()
+        (u0, v0), (u1, v1) = uv.amin(dim=0).tolist(), uv.amax(dim=0).tolist()
         rows = _aligned_span(v0 - margin, v1 + margin, multiple, padded[0])
         cols = _aligned_span(u0 - margin, u1 + margin, multiple, padded[1])
         spans.append((rows, cols))

@@ -159,17 +159,24 @@ def box_corners(box: Float[Tensor, "2 3"]) -> Float[Tensor, "8 3"]:
     return torch.where(bits.bool(), box[1], box[0])
 
 
+def box_in_front(box: Float[Tensor, "2 3"], w2c: Float[Tensor, "4 4"], min_near: float = 0.1) -> bool:
+    """Whether some corner of the box lies beyond ``min_near`` in front of the camera (else :func:`box_near_far`
+    raises)."""
+    return bool((box_corners(box) @ w2c[2, :3] + w2c[2, 3]).max() > min_near)
+
+
 def box_near_far(box: Float[Tensor, "2 3"], w2c: Float[Tensor, "4 4"], min_near: float = 0.1) -> Float[Tensor, "2"]:
     """Camera z-range of the box corners: ``[max(min z, min_near), max z]`` (ENeRF ``read_tar``, near clamped at 0.1).
 
     Raises:
-        ValueError: when the whole box is behind ``min_near`` (the camera does not see the human).
+        ValueError: when the whole box is behind ``min_near`` (the camera does not see the human; see
+            :func:`box_in_front`).
     """
     corners = box_corners(box)
     z = corners @ w2c[2, :3] + w2c[2, 3]
     near = torch.clamp_min(z.min(), min_near)
     far = z.max()
-    if bool(far <= near):
+    if bool(far <= near):  # far >= min z, so this is far <= min_near: not box_in_front
         raise ValueError(
             f"the human box lies behind the camera (corner z-range [{float(z.min()):.3f}, {float(far):.3f}] m, "
             f"min_near={min_near}); check the camera pose convention (OpenCV w2c expected) and the box"

@@ -148,7 +148,7 @@ class HumanEncoder(nn.Module):
         x = F.pad(images, (0, pad_w, 0, pad_h), value=0.0) if (pad_h or pad_w) else images
         x = (x - self._mean) / self._std
         if windows is not None:
-            (win_h, win_w), stride = windows.size, self.stride
+            win_h, win_w = windows.size
             if windows.padded_hw != tuple(x.shape[-2:]) or any(
                 v % self.pad_multiple for v in (win_h, win_w, *sum(windows.origins, ()))
             ):
@@ -159,11 +159,12 @@ class HumanEncoder(nn.Module):
         feats = self._head(feats)
         if windows is None:
             return feats
-        full_h, full_w = (n // stride for n in windows.padded_hw)
+        s = self.stride
+        full_h, full_w = (n // s for n in windows.padded_hw)
         cells_h, cells_w = feats.shape[-2:]
         return torch.stack(
             [
-                F.pad(f, (l // stride, full_w - l // stride - cells_w, t // stride, full_h - t // stride - cells_h))
+                F.pad(f, (l // s, full_w - l // s - cells_w, t // s, full_h - t // s - cells_h))
                 for f, (t, l) in zip(feats, windows.origins)
             ]
         )
@@ -240,14 +241,13 @@ class DinoHumanEncoder(HumanEncoder):
     def _window_pos_embed(self, windows: EncoderWindows) -> Tensor:
         """Per-view position embeddings of the windows: the whole image's (resampled) grid, cut at each window, so a
         token keeps the position it has in the whole image."""
-        full = self._pos_embed(windows.padded_hw[0] // self.stride, windows.padded_hw[1] // self.stride)
+        s = self.stride
+        grid_h, grid_w = (n // s for n in windows.padded_hw)
+        full = self._pos_embed(grid_h, grid_w)
         prefix = self.backbone.num_prefix_tokens
-        grid = full[0, prefix:].reshape(windows.padded_hw[0] // self.stride, windows.padded_hw[1] // self.stride, -1)
-        cells_h, cells_w = (n // self.stride for n in windows.size)
-        cuts = [
-            grid[t // self.stride : t // self.stride + cells_h, l // self.stride : l // self.stride + cells_w].flatten(0, 1)
-            for t, l in windows.origins
-        ]
+        grid = full[0, prefix:].reshape(grid_h, grid_w, -1)
+        cells_h, cells_w = (n // s for n in windows.size)
+        cuts = [grid[t // s : t // s + cells_h, l // s : l // s + cells_w].flatten(0, 1) for t, l in windows.origins]
         return torch.cat([full[:, :prefix].expand(len(cuts), -1, -1), torch.stack(cuts)], dim=1)
 
     def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:

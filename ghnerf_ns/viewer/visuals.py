@@ -145,7 +145,8 @@ def pca_colours(features: Float[Tensor, "height width channels"]) -> Float[Tenso
     from nerfstudio.utils.colormaps import apply_pca_colormap
 
     black = torch.zeros((*features.shape[:2], 3), dtype=torch.float32, device=features.device)
-    flat = features.float().reshape(-1, features.shape[-1])
+    image = features.float().contiguous()
+    flat = image.reshape(-1, image.shape[-1])
     rows = torch.nonzero(flat.abs().amax(dim=-1) > 0)[:, 0]
     if len(rows) < 3:  # torch.pca_lowrank(q=3) needs at least 3 rows
         return black
@@ -154,7 +155,7 @@ def pca_colours(features: Float[Tensor, "height width channels"]) -> Float[Tenso
         # render has ~10x more; the fit on all of them took ~1 s per image on CPU), then applied to every pixel.
         fit = rows[torch.linspace(0, len(rows) - 1, min(len(rows), PCA_FIT_PIXELS), device=rows.device).long()]
         _, _, directions = torch.pca_lowrank(flat[fit], q=3, niter=20)
-        out = apply_pca_colormap(features.float().contiguous(), pca_mat=directions)
+        out = apply_pca_colormap(image, pca_mat=directions)
     except (RuntimeError, AssertionError, IndexError, ValueError):
         return black
     if not bool(torch.isfinite(out).all()):
