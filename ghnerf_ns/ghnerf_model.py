@@ -155,7 +155,9 @@ class GHNeRFModel(Model):
             subject = index.subjects[int(index.subject_idx[row])]
             frame = int(index.frame[row])
             box = torch.from_numpy(index.box(row)).to(self.device)
-            exclude = int(index.camera[row]) if split == 0 else None
+            # A target never conditions on its own image: training targets are input cameras, and so are eval targets
+            # when the test views include input cameras (a no-op for ENeRF's split, whose test cameras are not inputs).
+            exclude = int(index.camera[row])
             entries = self._bank.select(subject, frame, w2c.cpu().numpy(), self.config.num_source_views, True, exclude)
         else:
             settings = self.viewer_controls.snapshot()
