@@ -7,7 +7,7 @@ on demand behind a small LRU cache, never for the whole dataset.
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import torch
@@ -51,12 +51,17 @@ class SourceViewBank:
         self._indices: List[HumanImageIndex] = []
         self._groups: Dict[Tuple[str, int], List[Tuple[int, int]]] = {}
         self._subjects: Dict[str, SubjectFrames] = {}
+        seen: Set[Tuple[str, int, int]] = set()
         for split, index in pools.items():
             idx_id = len(self._indices)
             self._indices.append(index)
             names = [index.subjects[s] for s in index.subject_idx]
-            for row, (name, frame) in enumerate(zip(names, index.frame.tolist())):
-                self._groups.setdefault((name, int(frame)), []).append((idx_id, row))
+            for row, (name, frame, camera) in enumerate(zip(names, index.frame.tolist(), index.camera.tolist())):
+                # A subject in both splits (an overfitting check, a run applied to its own capture) lists its input
+                # cameras twice: keep one entry per camera, so a target can never be its own source through the twin.
+                if (name, frame, camera) not in seen:
+                    seen.add((name, frame, camera))
+                    self._groups.setdefault((name, int(frame)), []).append((idx_id, row))
             for name in sorted(set(names)):
                 frames = tuple(sorted({f for (n, f) in self._groups if n == name}))
                 if name not in self._subjects:
