@@ -6,7 +6,7 @@ All views are handled in one batched ``grid_sample`` call; there are no loops ov
 """
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +14,8 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from ghnerf_ns.model.geometry import camera_centers, scale_intrinsics
+
+MapConvention = Literal["enerf", "cells"]
 
 
 @dataclass
@@ -39,22 +41,39 @@ def sample_source_maps(
     w2c: Float[Tensor, "num_views 4 4"],
     image_height: int,
     image_width: int,
+    convention: MapConvention = "enerf",
 ) -> Float[Tensor, "num_points num_views C"]:
-    """Bilinearly sample per-view maps at the projections of world points (border padding, align_corners=True).
+    """Bilinearly sample per-view maps at the projections of world points (border padding).
 
     Args:
-        maps: one map per view at any resolution (h, w); it is addressed with ``K`` scaled by
-            ``(w / image_width, h / image_height)`` (ENeRF's ``K[:2] *= scale`` rule).
+        maps: one map per view at any resolution (h, w).
         K: source intrinsics at the source image resolution (``image_height`` x ``image_width``).
+        convention: how a map cell relates to image pixels.
+            ``"enerf"``: the map is addressed with ``K`` scaled by ``(w / image_width, h / image_height)`` and
+            ``align_corners=True`` (ENeRF's ``get_img_feat`` rule for its feature pyramid).
+            ``"cells"``: the map's cells tile the image, each cell holding the centre of its pixel block (the human
+            encoders' convention, :mod:`ghnerf_ns.model.human_encoders`): a point projecting on a cell's centre pixel
+            reads exactly that cell.
     """
     height, width = maps.shape[-2:]
-    K_map = scale_intrinsics(K, width / image_width, height / image_height)
+    if convention == "enerf":
+        K_map = scale_intrinsics(K, width / image_width, height / image_height)
+    elif convention == "cells":
+        K_map = K
+    else:
+        raise ValueError(f"convention must be 'enerf' or 'cells', got {convention!r}")
     P = K_map @ w2c[:, :3, :]  # (V, 3, 4)
     pix = torch.einsum("vij,nj->vni", P[:, :, :3], points) + P[:, None, :, 3]
     # ENeRF parity (get_img_feat): z clamped at 1e-6 before the division.
     uv = pix[..., :2] / torch.clamp_min(pix[..., 2:], 1e-6)
-    grid = uv / uv.new_tensor([max(width - 1, 1) / 2.0, max(height - 1, 1) / 2.0]) - 1.0
-    out = F.grid_sample(maps, grid[:, None], mode="bilinear", padding_mode="border", align_corners=True)
+    if convention == "enerf":
+        grid = uv / uv.new_tensor([max(width - 1, 1) / 2.0, max(height - 1, 1) / 2.0]) - 1.0
+        out = F.grid_sample(maps, grid[:, None], mode="bilinear", padding_mode="border", align_corners=True)
+    else:
+        # Pixel u (integer centres) lies at (u + 0.5) / W of the image extent; with align_corners=False, -1 and +1
+        # are the outer edges of the border cells, so cell i's centre is pixel i * s + (s - 1) / 2 for s = W / w.
+        grid = (uv + 0.5) / uv.new_tensor([image_width, image_height]) * 2.0 - 1.0
+        out = F.grid_sample(maps, grid[:, None], mode="bilinear", padding_mode="border", align_corners=False)
     return out[:, :, 0].permute(2, 0, 1)  # (V, C, 1, N) -> (N, V, C)
 
 
@@ -118,8 +137,8 @@ def project_samples(
     def unflatten(x: Tensor) -> Tensor:  # (rays * samples, ...) -> (rays, samples, ...)
         return x.reshape(num_rays, num_samples, *x.shape[1:])
 
-    def gather(maps: Tensor) -> Tensor:
-        return unflatten(sample_source_maps(points, maps, K, w2c, height, width))
+    def gather(maps: Tensor, convention: MapConvention = "enerf") -> Tensor:
+        return unflatten(sample_source_maps(points, maps, K, w2c, height, width, convention))
 
     ray_diff = relative_view_directions(points, camera_centers(target_w2c), camera_centers(w2c))
     return ProjectedSamples(
@@ -127,5 +146,7 @@ def project_samples(
         rgb=gather(images),
         ray_diff=unflatten(ray_diff),
         visible=unflatten(visibility(points, K, w2c, height, width)),
-        human=None if human_features is None else gather(human_features),
+        # The human encoders' maps tile the (padded) image cell by cell; ENeRF's K-scaling rule would read DINO's
+        # stride-8 tokens 3.5 px right/down of the true position.
+        human=None if human_features is None else gather(human_features, "cells"),
     )

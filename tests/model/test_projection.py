@@ -32,8 +32,14 @@ def reference_project(xyz, images, features, K, w2c, target_w2c, human):
     for v in range(images.shape[0]):
         cam = pts @ w2c[v, :3, :3].T + w2c[v, :3, 3]
 
-        def sample(m):
+        def sample(m, cells=False):
             h, w = m.shape[-2:]
+            if cells:  # the map's cells tile the image: pixel u sits at map coordinate (u + 0.5) * w / W - 0.5
+                p = cam @ K[v].T
+                z = torch.clamp_min(p[:, 2], 1e-6)
+                x = (p[:, 0] / z + 0.5) * w / W - 0.5
+                y = (p[:, 1] / z + 0.5) * h / H - 0.5
+                return _bilinear_border(m, x, y).T
             Kv = K[v].clone()
             Kv[0] *= w / W
             Kv[1] *= h / H
@@ -43,7 +49,7 @@ def reference_project(xyz, images, features, K, w2c, target_w2c, human):
 
         feats.append(sample(features[v]))
         rgbs.append(sample(images[v]))
-        hums.append(sample(human[v]))
+        hums.append(sample(human[v], cells=True))
         src_center = -w2c[v, :3, :3].T @ w2c[v, :3, 3]
         a = pts - tgt_center
         a = a / (a.norm(dim=-1, keepdim=True) + 1e-6)
@@ -82,6 +88,27 @@ def test_project_samples_matches_reference_values_and_grads():
     ((f * w1).sum() + (rgb * w2).sum()).backward()
     torch.testing.assert_close(xyz.grad, xyz_ref.grad)
     torch.testing.assert_close(feats.grad, feats_ref.grad)
+
+
+def test_human_map_cells_give_back_their_centre_pixel():
+    from ghnerf_ns.model.projection import sample_source_maps
+
+    # A stride-8 map over a 64x48 image whose cells hold the (x, y) of their centre pixel, i * 8 + 3.5: a point that
+    # projects on a cell's centre reads exactly that cell (ENeRF's K-scaling rule would read (3.5, 3.5) px further on).
+    W, H, s = 64, 48, 8
+    ys, xs = torch.meshgrid(torch.arange(H // s) * s + 3.5, torch.arange(W // s) * s + 3.5, indexing="ij")
+    cell_map = torch.stack([xs, ys])[None].double()  # (1 view, 2, 6, 8)
+    K = torch.tensor([[[50.0, 0.0, 31.5], [0.0, 50.0, 23.5], [0.0, 0.0, 1.0]]], dtype=torch.float64)
+    w2c = torch.eye(4, dtype=torch.float64)[None]
+    pixels = torch.tensor([[3.5, 3.5], [11.5, 27.5], [59.5, 43.5], [35.5, 19.5]], dtype=torch.float64)
+    depth = 2.0
+    points = torch.cat([(pixels - K[0, :2, 2]) / 50.0 * depth, torch.full((4, 1), depth, dtype=torch.float64)], -1)
+    out = sample_source_maps(points, cell_map, K, w2c, H, W, convention="cells")[:, 0]
+    torch.testing.assert_close(out, pixels)
+    # Between two cell centres the value is linear (bilinear interpolation of a linear map).
+    mid = sample_source_maps(points[:1] + torch.tensor([[4.0 / 50.0 * depth, 0.0, 0.0]]).double(), cell_map, K, w2c, H, W,
+                             convention="cells")[:, 0]  # fmt: skip
+    torch.testing.assert_close(mid, torch.tensor([[7.5, 3.5]], dtype=torch.float64))
 
 
 def test_relative_view_directions_hand_case():
