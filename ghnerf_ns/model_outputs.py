@@ -12,7 +12,7 @@ from torch import Tensor
 from ghnerf_ns.eval.human_metrics import cse_mse, heatmap_mse, lpips_on_box_crop, psnr_in_box, ssim_on_box_crop
 from ghnerf_ns.keypoints.heatmap_targets import render_gt_heatmaps
 from ghnerf_ns.keypoints.metrics import pck
-from ghnerf_ns.keypoints.peaks2d import extract_keypoints_2d
+from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
 from ghnerf_ns.viewer.controls import ViewerSettings
 from ghnerf_ns.viewer.visuals import (
     cse_to_rgb,
@@ -25,6 +25,12 @@ from ghnerf_ns.viewer.visuals import (
 
 NAN = float("nan")
 DEFAULT_SETTINGS = ViewerSettings(subject="", frame_position=0, num_views=2, joint=None, opacity=0.6, show_keypoints=True)
+
+
+def keypoint_extractor(threshold: float):
+    """The 2D peak extraction of ns-eval, the viewer, ns-render and ghnerf-keypoints alike: its Gaussian filter scales
+    with the image size (a fixed 3 px filter keeps only ~20% of a sigma-1.5 peak at 128 px, and PCK then reads 0)."""
+    return KeypointExtractorConfig(threshold=threshold).setup()
 
 
 def viewer_outputs(
@@ -43,7 +49,7 @@ def viewer_outputs(
     heatmap = heatmap_max_channel(heatmaps, settings.joint)
     overlay = rgb
     if settings.show_keypoints:  # the extraction is the costliest output: skipped when the skeleton is hidden
-        keypoints, found = extract_keypoints_2d(heatmaps, threshold=keypoint_threshold)
+        keypoints, found = keypoint_extractor(keypoint_threshold).extract_2d(heatmaps)
         overlay = draw_keypoints_overlay(rgb, keypoints, keypoint_threshold, valid=found)
     out = {
         "rgb": rgb,
@@ -83,7 +89,7 @@ def image_metrics_and_images(
     # Undefined values are NaN (e.g. no valid joint in this view); the pipeline averages with nanmean.
     mse = heatmap_mse(outputs["heatmaps"], gt_heatmaps, valid)
     metrics["heatmap_mse"] = NAN if mse is None else float(mse)
-    pred_keypoints, found = extract_keypoints_2d(outputs["heatmaps"], threshold=keypoint_threshold)
+    pred_keypoints, found = keypoint_extractor(keypoint_threshold).extract_2d(outputs["heatmaps"])
     result = pck(pred_keypoints[None], gt_keypoints[None], valid=valid[None], pred_valid=found[None])
     metrics["pck"] = float(result.pck) if result.total > 0 else NAN
     metrics["pck_correct"] = float(result.correct)
