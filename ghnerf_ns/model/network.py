@@ -102,6 +102,10 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     """Dense-pose CSE embedding size of the optional CSE head; 0 disables it."""
     coord_branch: bool = False
     """Add the coordinate-regression branch g_co (supplement S1) for the coordinate loss."""
+    heatmap_prior: float = 0.01
+    """Initial heatmap value of every sample: g_h's output bias starts at logit(heatmap_prior) (not at 0, i.e. 0.5 everywhere, whose loss is cheapest lowered by draining the density); the CSE head starts at 0."""
+    detach_head_weights: bool = False
+    """Composite heatmaps and CSE with detached compositing weights: the forward pass is eq. 4 unchanged, but the head losses train only the heads and the features they read, never the density/geometry (which the colour loss owns)."""
 
 
 @dataclass
@@ -243,6 +247,7 @@ class GHNeRFNetwork(nn.Module):
                 human_hidden_dim=config.human_hidden_dim,
                 cse_dim=config.cse_dim,
                 coord_branch=config.coord_branch,
+                heatmap_prior=config.heatmap_prior,
             )
             for lvl, is_fine in ((config.coarse, False), (config.fine, True))
         )
@@ -385,10 +390,11 @@ class GHNeRFNetwork(nn.Module):
             weights=weights,
             z_samples=samples.z_depth,
         )
+        head_weights = weights.detach() if self.config.detach_head_weights else weights
         if out.heatmaps is not None:
-            result.heatmaps = composite(weights, out.heatmaps)
+            result.heatmaps = composite(head_weights, out.heatmaps)
         if out.cse is not None:
-            result.cse = composite(weights, out.cse)
+            result.cse = composite(head_weights, out.cse)
         if out.coords is not None:
             center = target.box.mean(dim=0)
             half = torch.clamp_min((target.box[1] - target.box[0]) / 2.0, 1e-6)

@@ -196,3 +196,29 @@ def test_human_projection_commutes_with_the_sample_lookup_and_can_be_turned_off(
     grads_ref = torch.autograd.grad((reference * probe).sum(), (human, net.human_projection.weight))
     for got, want in zip(grads_fast, grads_ref):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_heads_start_at_their_prior_and_detached_weights_keep_the_forward_pass():
+    from ghnerf_ns.model.losses import heatmap_loss
+
+    sources, target, _ = _scene()
+    pixels = torch.rand(64, 2) * (SIZE - 1)
+    torch.manual_seed(0)
+    net = _config(cse_dim=4, heatmap_prior=0.01).setup()
+    out = net(sources, None, target, pixels).fine
+    # Composited heads: sum_i w_i h_i with h_i ~ 0.01 (small last-layer weights), CSE exactly 0 at the start.
+    ratio = out.heatmaps / out.accumulation.clamp_min(1e-6)
+    assert ratio[out.accumulation[:, 0] > 0.05].sub(0.01).abs().max() < 0.005
+    assert (out.cse == 0).all()
+
+    torch.manual_seed(0)
+    detached = _config(cse_dim=4, heatmap_prior=0.01, detach_head_weights=True).setup()
+    detached.load_state_dict(net.state_dict())
+    out_d = detached(sources, None, target, pixels).fine
+    torch.testing.assert_close(out_d.heatmaps, out.heatmaps)  # eq. 4's forward pass is unchanged
+    heatmap_loss(out_d.heatmaps, torch.ones_like(out_d.heatmaps), torch.ones(25, dtype=torch.bool)).backward()
+    density_grads = [p.grad for p in detached.fields[1].g_sigma.parameters()]
+    assert all(g is None or g.abs().max() == 0 for g in density_grads)  # the head loss leaves the density alone
+    assert detached.fields[1].g_h[-2].weight.grad.abs().max() > 0
+    heatmap_loss(out.heatmaps, torch.ones_like(out.heatmaps), torch.ones(25, dtype=torch.bool)).backward()
+    assert net.fields[1].g_sigma[0].weight.grad.abs().max() > 0  # without detaching it reaches the density
