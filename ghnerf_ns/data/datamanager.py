@@ -57,6 +57,10 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     """Source views at test time (the paper: 2)."""
     heatmap_sigma: float = 2.0
     """Standard deviation, in working-resolution pixels, of the ground-truth joint Gaussians."""
+    joint_ray_fraction: float = 0.0
+    """Fraction of the training rays drawn around the target's projected 2D joints (Gaussian offsets of joint-ray-spread heatmap sigmas); the rest follow ENeRF's mask rule. 0 = ENeRF's rule only (a few rays per joint per batch)."""
+    joint_ray_spread: float = 1.5
+    """Standard deviation of the joint-centred rays' offsets from their joint, in units of heatmap-sigma."""
     num_workers: int = 2
     """DataLoader worker processes that decode training samples (0: decode in the main process)."""
     seed: int = 42
@@ -155,7 +159,13 @@ class GHNeRFDataManager(DataManager):
     # ------------------------------------------------------------------------------------------------ loaders
     def _sample_dataset(self, targets: HumanImageIndex, sources: HumanImageIndex, train: bool) -> TrainingSampleDataset:
         cfg = self.config
-        rays = RaySamplingSpec(cfg.train_num_rays_per_batch, cfg.num_patches if train else 0, cfg.patch_size)
+        rays = RaySamplingSpec(
+            cfg.train_num_rays_per_batch,
+            cfg.num_patches if train else 0,
+            cfg.patch_size,
+            joint_fraction=cfg.joint_ray_fraction if train else 0.0,
+            joint_spread=cfg.joint_ray_spread * cfg.heatmap_sigma,
+        )
         return TrainingSampleDataset(
             targets=targets,
             sources=sources,

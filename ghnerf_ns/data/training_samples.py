@@ -13,12 +13,12 @@ import torch
 from torch.utils.data import Dataset
 
 from dataparsers.human_common import DatasetFormatError, HumanImageIndex
-from ghnerf_ns.data.image_loading import ImageReadError, LoadedView, load_view
+from ghnerf_ns.data.image_loading import ImageReadError, LoadedView, load_view, stack_views
 from ghnerf_ns.data.keypoint_source import read_keypoints_checked
 from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_SOURCES, UNREADABLE_IMAGE
 from ghnerf_ns.data.source_bank import c2w_from_w2c
 from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
-from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels
+from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels, joint_validity
 
 
 class TooFewSourceViews(ImageReadError):
@@ -35,18 +35,49 @@ class RaySamplingSpec:
     """Square patches appended after the random rays, for the perceptual loss (0 = none)."""
     patch_size: int
     """Side of each patch in pixels."""
+    joint_fraction: float = 0.0
+    """Fraction of ``num_rays`` drawn around the target's valid 2D joints instead (0 = ENeRF's rule only)."""
+    joint_spread: float = 0.0
+    """Standard deviation, in pixels, of the joint-centred rays' offsets from their joint."""
 
 
-def sample_pixels(rng: np.random.Generator, mask: np.ndarray, spec: RaySamplingSpec) -> np.ndarray:
-    """(R, 2) integer (x, y) pixels: on-mask and uniform rays, then ``num_patches`` patches of ``patch_size``^2 pixels."""
+def joint_centred_pixels(
+    rng: np.random.Generator, joints_xy: np.ndarray, count: int, spread: float, height: int, width: int
+) -> np.ndarray:
+    """(count, 2) integer (x, y) pixels around joints drawn uniformly from ``joints_xy`` (Gaussian offsets, clipped).
+
+    The heatmap signal of ENeRF's ray rule is a few rays per joint per batch (a sigma-2 Gaussian covers ~0.1% of a
+    128 px image); pose estimators see every pixel of every heatmap. These rays put the peaks and their slopes into
+    every batch.
+    """
+    if count <= 0 or len(joints_xy) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    centres = joints_xy[rng.integers(len(joints_xy), size=count)]
+    xy = np.rint(centres + rng.normal(scale=spread, size=(count, 2)))
+    xy[:, 0] = np.clip(xy[:, 0], 0, width - 1)
+    xy[:, 1] = np.clip(xy[:, 1], 0, height - 1)
+    return xy.astype(np.int64)
+
+
+def sample_pixels(
+    rng: np.random.Generator, mask: np.ndarray, spec: RaySamplingSpec, joints_xy: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """(R, 2) integer (x, y) pixels: on-mask and uniform rays, rays around ``joints_xy`` (the valid joints, (J, 2), when
+    ``spec.joint_fraction`` > 0), then ``num_patches`` patches of ``patch_size``^2 pixels."""
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
-    num_fg = int(min(spec.num_rays * 0.75, 0.95 * len(xs)))
+    num_joint = 0
+    if joints_xy is not None and len(joints_xy) and spec.joint_fraction > 0:
+        num_joint = int(round(spec.num_rays * spec.joint_fraction))
+    num_rays = spec.num_rays - num_joint
+    num_fg = int(min(num_rays * 0.75, 0.95 * len(xs)))
     pick = rng.permutation(len(xs))[:num_fg]
-    uni = spec.num_rays - num_fg
+    uni = num_rays - num_fg
     x = np.concatenate([rng.integers(0, w, uni), xs[pick]])
     y = np.concatenate([rng.integers(0, h, uni), ys[pick]])
     parts = [np.stack([x, y], -1)]
+    if num_joint:
+        parts.append(joint_centred_pixels(rng, joints_xy, num_joint, spec.joint_spread, h, w))
     s = spec.patch_size
     for _ in range(spec.num_patches):
         if len(xs):
@@ -185,11 +216,15 @@ class TrainingSampleDataset(Dataset):
         views: List[LoadedView] = [
             load_view(self.sources, self._source_rows[(subject, frame, c)], self.resolution) for c in cams
         ]
-        pixels = sample_pixels(rng, target.mask, self.rays)
-        x, y = pixels[:, 0], pixels[:, 1]
+        # Views of different working sizes (mixed camera models) share one padded canvas, K unchanged.
+        source_images, source_K, source_w2c = stack_views(views)
         h, w = target.mask.shape
+        keypoints_t = torch.from_numpy(target.keypoints)
+        joints_valid = joint_validity(keypoints_t, h, w, self.heatmap_sigma).numpy()
+        pixels = sample_pixels(rng, target.mask, self.rays, target.keypoints[joints_valid, :2])
+        x, y = pixels[:, 0], pixels[:, 1]
         pixels_t = torch.from_numpy(pixels.astype(np.float32))
-        heat, valid = gt_heatmaps_at_pixels(torch.from_numpy(target.keypoints), pixels_t, h, w, self.heatmap_sigma)
+        heat, valid = gt_heatmaps_at_pixels(keypoints_t, pixels_t, h, w, self.heatmap_sigma)
         sample: Dict[str, object] = {
             "row": row,
             "subject": subject,
@@ -204,9 +239,9 @@ class TrainingSampleDataset(Dataset):
             "target_w2c": torch.from_numpy(target.w2c),
             "target_hw": (h, w),
             "box": torch.from_numpy(t.box(row)),
-            "source_images": torch.from_numpy(np.stack([v.image for v in views])).permute(0, 3, 1, 2).contiguous(),
-            "source_K": torch.from_numpy(np.stack([v.K for v in views])),
-            "source_w2c": torch.from_numpy(np.stack([v.w2c for v in views])),
+            "source_images": source_images,
+            "source_K": source_K,
+            "source_w2c": source_w2c,
             "source_cameras": torch.tensor(cams, dtype=torch.long),
             "num_patches": self.rays.num_patches,
             "patch_size": self.rays.patch_size,
