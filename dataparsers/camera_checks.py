@@ -98,3 +98,12 @@ def probe_image_size(path: Path) -> Tuple[int, int]:
             return image.size
     except (UnidentifiedImageError, OSError) as err:
         raise DatasetFormatError(f"{path}: cannot read the image header ({err}); the image is corrupt: re-download it") from None
+
+
+def nearest_view_angles(w2c: np.ndarray) -> np.ndarray:
+    """(C,) degrees from each camera's viewing direction to its nearest other camera's (180 with one camera)."""
+    axes = np.asarray(w2c, dtype=np.float64)[:, 2, :3]  # row 2 of R: the optical axis in world coordinates
+    axes = axes / np.linalg.norm(axes, axis=1, keepdims=True)
+    cosines = np.clip(axes @ axes.T, -1.0, 1.0)
+    np.fill_diagonal(cosines, -1.0)
+    return np.degrees(np.arccos(cosines.max(1))) if len(axes) > 1 else np.full(len(axes), 180.0)

@@ -1,6 +1,6 @@
 """The contract between the human dataparsers and the GHNeRF method.
 
-Both dataparsers (ZJU-MoCap, RenderPeople) return nerfstudio ``DataparserOutputs`` whose ``metadata`` holds two
+The dataparsers (ZJU-MoCap, RenderPeople, EasyMocap) return nerfstudio ``DataparserOutputs`` whose ``metadata`` holds two
 :class:`HumanImageIndex` objects under the keys below:
 
 - ``TARGETS_KEY``: one row per image of the split, aligned with ``image_filenames`` / ``cameras``.
@@ -16,7 +16,7 @@ distortion ``(k1, k2, p1, p2, k3)``); the conversion to nerfstudio's OpenGL ``Ca
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import numpy as np
 
@@ -37,6 +37,13 @@ SYNTH_GT_DIRNAME = "ghnerf_synth"
 
 class DatasetFormatError(ValueError):
     """A dataset file is missing or malformed. The message names the file, what is wrong and how to fix it."""
+
+
+@runtime_checkable
+class FrameBoxEstimator(Protocol):
+    """Computes a subject's 3D box at a frame without SMPL (``dataparsers.person_box.PersonBoxEstimator``)."""
+
+    def box(self, frame: int) -> np.ndarray: ...
 
 
 @dataclass
@@ -76,7 +83,12 @@ class HumanImageIndex:
     """(subject_idx, frame) -> (2, 3) float32 axis-aligned 3D box of the human (min, max), metres, world frame. Filled
     lazily through :meth:`box` from ``box_sources``, so parsing reads no vertex files."""
     box_sources: Dict[Tuple[int, int], Path] = field(default_factory=dict)
-    """(subject_idx, frame) -> file the box is computed from (ZJU ``vertices/<i>.npy``)."""
+    """(subject_idx, frame) -> file the box is computed from (SMPL vertices, e.g. ZJU ``vertices/<i>.npy``)."""
+    box_estimators: Dict[int, FrameBoxEstimator] = field(default_factory=dict)
+    """subject_idx -> SMPL-free box (triangulated keypoints, else mask visual hull) for the frames that have neither
+    a ``frame_boxes`` entry nor a ``box_sources`` file."""
+    box_descriptions: Dict[int, str] = field(default_factory=dict)
+    """subject_idx -> where that subject's boxes come from, in words (the start-up summary line)."""
     box_padding: float = 0.1
     """Metres added on every side of the vertex bounds (ENeRF: 0.1)."""
     joints3d_files: Dict[Tuple[int, int], Path] = field(default_factory=dict)
@@ -91,14 +103,19 @@ class HumanImageIndex:
         return self
 
     def box(self, row: int) -> np.ndarray:
-        """The (2, 3) 3D box of the human in image ``row``, read from its vertex file on first use."""
+        """The (2, 3) 3D box of the human in image ``row``: from its vertex file, else from the subject's SMPL-free
+        estimator, computed on first use."""
         key = (int(self.subject_idx[row]), int(self.frame[row]))
         if key not in self.frame_boxes:
             src = self.box_sources.get(key)
             if src is None:
-                raise DatasetFormatError(
-                    f"no 3D box for subject {self.subjects[key[0]]} frame {key[1]}: no vertices file was found"
-                )
+                estimator = self.box_estimators.get(key[0])
+                if estimator is None:
+                    raise DatasetFormatError(
+                        f"no 3D box for subject {self.subjects[key[0]]} frame {key[1]}: no vertices file was found"
+                    )
+                self.frame_boxes[key] = estimator.box(key[1])
+                return self.frame_boxes[key]
             verts = np.load(src, allow_pickle=False)
             if verts.ndim != 2 or verts.shape[1] != 3 or not np.isfinite(verts).all():
                 raise DatasetFormatError(f"{src}: expected finite (num_vertices, 3) vertices, got shape {verts.shape}")
@@ -128,6 +145,8 @@ class HumanImageIndex:
             box_sources=self.box_sources,
             box_padding=self.box_padding,
             joints3d_files=self.joints3d_files,
+            box_estimators=self.box_estimators,
+            box_descriptions=self.box_descriptions,
         )
 
 

@@ -131,6 +131,8 @@ def concat_indexes(subjects: List[str], parts: List[HumanImageIndex], box_paddin
         box_sources=join_dicts("box_sources"),
         box_padding=box_padding,
         joints3d_files=join_dicts("joints3d_files"),
+        box_estimators=join_dicts("box_estimators"),
+        box_descriptions=join_dicts("box_descriptions"),
     )
 
 

@@ -11,25 +11,25 @@
 Split by subject as SHERF (``sherf/train.py``): the first 450 subjects of ``human_list.txt`` train, the next 30 test.
 Training uses every camera as target and source; the test split renders target cameras from the observation
 (input) views ``[0, 16, 31]``. The human's box is the SMPL translation +- a fixed half extent (the SMPL fit is read with
-the restricted unpickler); without an SMPL file the synthetic 3D joints give it.
+the restricted unpickler); without an SMPL file the OpenPose keypoints (triangulated) or the masks give it.
 """
 
 import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Dict, List, Tuple, Type
 
 import numpy as np
-from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserConfig, DataparserOutputs
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from dataparsers.camera_checks import as_float_array, check_cameras, probe_image_size
-from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME, DatasetFormatError, HumanImageIndex
-from dataparsers.index_utils import concat_indexes, index_range, make_outputs, no_gc, resolve_subjects, warn_skipped
-from dataparsers.openpose_json import OPENPOSE_SUFFIX
+from dataparsers.camera_checks import as_float_array, check_cameras
+from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, DatasetFormatError, HumanImageIndex
+from dataparsers.human_parser import HumanDataParser, HumanDataParserConfig, SubjectData
+from dataparsers.index_utils import index_range, resolve_subjects
 from dataparsers.path_safety import DatasetTree
 from dataparsers.safe_pickle import load_npz
+from dataparsers.subject_rows import CameraFolders, SubjectRows
 
 SMPL_FIT = "outputs_re_fitting/refit_smpl_2nd.npz"
 """SHERF's SMPL fit per subject (``RenderPeople_dataset.py``)."""
@@ -37,7 +37,7 @@ IMAGE_SUFFIXES = (".jpg", ".png")
 
 
 @dataclass
-class RenderPeopleDataParserConfig(DataParserConfig):
+class RenderPeopleDataParserConfig(HumanDataParserConfig):
     """RenderPeople as released by SHERF (``human_list.txt``, per-subject ``cameras.json``, ``img/``, ``mask/``)."""
 
     _target: Type = field(default_factory=lambda: RenderPeopleDataParser)
@@ -66,10 +66,6 @@ class RenderPeopleDataParserConfig(DataParserConfig):
     smpl_box_half_extent: float = 1.3
     """Half side (metres) of the cube around the SMPL translation that bounds the human: a posed SMPL body reaches at
     most ~1.25 m from its translation (root joint offset ~0.23 m + raised hands or feet ~1 m)."""
-    joints_box_padding: float = 0.3
-    """Metres added around the synthetic 3D joints when they give the box (joints lie inside the body surface)."""
-    allow_symlinks_outside_root: bool = False
-    """Follow symlinks inside the dataset whose target is outside the root (refused by default)."""
 
 
 def read_human_list(tree: DatasetTree) -> List[str]:
@@ -123,25 +119,17 @@ def evenly_spaced(count: int, num_cameras: int) -> List[int]:
     return sorted({int(i) for i in (np.arange(count) * num_cameras) // max(count, 1)})
 
 
-class RenderPeopleDataParser(DataParser):
+class RenderPeopleDataParser(HumanDataParser):
     """Parses the SHERF RenderPeople layout into nerfstudio outputs plus :class:`HumanImageIndex` metadata."""
 
     config: RenderPeopleDataParserConfig
+    dataset_name = "RenderPeople"
 
-    def __init__(self, config: RenderPeopleDataParserConfig):
-        super().__init__(config=config)
-        self.config = config
+    def _uses_masks(self) -> bool:
+        return self.config.use_masks
 
-    def _generate_dataparser_outputs(self, split: str = "train", **kwargs: Optional[Dict]) -> DataparserOutputs:
-        with no_gc():
-            return self._parse(split)
-
-    def _parse(self, split: str) -> DataparserOutputs:
+    def _subjects(self, tree: DatasetTree, training: bool, split: str) -> List[str]:
         cfg = self.config
-        if split not in ("train", "val", "test"):
-            raise DatasetFormatError(f"unknown split {split!r}; expected train, val or test")
-        training = split == "train"
-        tree = DatasetTree(Path(cfg.data), cfg.allow_symlinks_outside_root)
         if not tree.root.is_dir():
             raise DatasetFormatError(f"{tree.root}: dataset root not found; pass the folder holding human_list.txt")
         everyone = read_human_list(tree)
@@ -152,39 +140,38 @@ class RenderPeopleDataParser(DataParser):
             end = len(everyone) if cfg.num_test_subjects <= 0 else cfg.num_train_subjects + cfg.num_test_subjects
             wanted = everyone[cfg.num_train_subjects : end]
             option = "num_test_subjects"
-        subjects = resolve_subjects(tree.root, wanted, lambda name: name, option, split)
+        return resolve_subjects(tree.root, wanted, lambda name: name, option, split)
 
-        target_parts: List[HumanImageIndex] = []
-        source_parts: List[HumanImageIndex] = []
-        for s_idx, subject in enumerate(subjects):
-            names, K, w2c = read_cameras_json(tree, subject)
-            self._check_image_folders(tree, subject, names)
-            num_cams = len(names)
-            train_views = list(cfg.train_view_ids) or list(range(num_cams))
-            inputs = list(cfg.input_view_ids)
-            if any(not 0 <= c < num_cams for c in inputs):
-                inputs = evenly_spaced(len(inputs), num_cams)
-                CONSOLE.print(
-                    f"[bold yellow]Warning: {subject} has {num_cams} cameras: input views {tuple(cfg.input_view_ids)} "
-                    f"do not exist, using evenly spaced {tuple(inputs)}"
-                )
-            for c in train_views + list(cfg.test_view_ids):
-                if not 0 <= c < num_cams:
-                    raise DatasetFormatError(f"{subject}: camera id {c} does not exist ({num_cams} cameras)")
-            poses = index_range(cfg.train_poses if training else cfg.eval_poses, self._num_poses(tree, subject, names),
-                                "train_poses" if training else "eval_poses")  # fmt: skip
-            boxes = self._pose_boxes(tree, subject, s_idx, poses)
-            joints3d = self._joints3d_files(tree, subject, s_idx, poses)
-            build = lambda cams: self._subject_index(tree, subject, s_idx, names, K, w2c, poses, cams, boxes, joints3d)  # noqa: E731
-            if training:
-                target_parts.append(build(train_views))
-                continue
+    def _subject(self, tree: DatasetTree, subject: str, s_idx: int, training: bool) -> SubjectData:
+        cfg = self.config
+        names, K, w2c = read_cameras_json(tree, subject)
+        self._check_image_folders(tree, subject, names)
+        num_cams = len(names)
+        train_views = list(cfg.train_view_ids) or list(range(num_cams))
+        inputs = list(cfg.input_view_ids)
+        if any(not 0 <= c < num_cams for c in inputs):
+            inputs = evenly_spaced(len(inputs), num_cams)
+            CONSOLE.print(
+                f"[bold yellow]Warning: {subject} has {num_cams} cameras: input views {tuple(cfg.input_view_ids)} "
+                f"do not exist, using evenly spaced {tuple(inputs)}"
+            )
+        for c in train_views + list(cfg.test_view_ids):
+            if not 0 <= c < num_cams:
+                raise DatasetFormatError(f"{subject}: camera id {c} does not exist ({num_cams} cameras)")
+        poses = index_range(cfg.train_poses if training else cfg.eval_poses, self._num_poses(tree, subject, names),
+                            "train_poses" if training else "eval_poses")  # fmt: skip
+        build = lambda cams: self._subject_index(tree, subject, s_idx, names, K, w2c, poses, cams)  # noqa: E731
+        if training:
+            targets = sources = build(train_views)
+        else:
             tests = list(cfg.test_view_ids) or [c for c in range(num_cams) if c not in inputs][:: cfg.test_view_step]
-            target_parts.append(build(tests))
-            source_parts.append(build(inputs))
-        targets = concat_indexes(subjects, target_parts, 0.0)
-        sources = targets if training else concat_indexes(subjects, source_parts, 0.0)
-        return make_outputs(targets, sources, cfg.use_masks, split, f"RenderPeople {tree.root}")
+            targets, sources = build(tests), build(inputs)
+        smpl_rel = f"{subject}/{SMPL_FIT}"
+        return SubjectData(
+            targets=targets, sources=sources, folder=subject, smpl_boxes=self._smpl_boxes(tree, subject, poses),
+            smpl_label=f"SMPL translation +-{cfg.smpl_box_half_extent} m ({SMPL_FIT})",
+            smpl_missing=[] if tree.exists(smpl_rel) else [smpl_rel], keypoints_label="OpenPose JSON",
+        )  # fmt: skip
 
     @staticmethod
     def _check_image_folders(tree: DatasetTree, subject: str, names: List[str]) -> None:
@@ -206,50 +193,27 @@ class RenderPeopleDataParser(DataParser):
         numbers = [int(stem) for stem, ext in map(posixpath.splitext, listing) if stem.isdigit() and ext in IMAGE_SUFFIXES]
         return max(numbers) + 1 if numbers else 0
 
-    def _pose_boxes(self, tree: DatasetTree, subject: str, s_idx: int, poses: List[int]) -> Dict[Tuple[int, int], np.ndarray]:
-        """(subject, pose) -> (2, 3) box, from the SMPL translation, else from synthetic joints, else an error."""
-        cfg = self.config
-        boxes: Dict[Tuple[int, int], np.ndarray] = {}
+    def _smpl_boxes(self, tree: DatasetTree, subject: str, poses: List[int]) -> Dict[int, np.ndarray]:
+        """pose -> (2, 3) box from the SMPL translation (empty without the SMPL file: the base estimates boxes)."""
+        h = self.config.smpl_box_half_extent
         smpl_rel = f"{subject}/{SMPL_FIT}"
-        if tree.exists(smpl_rel):
-            path = tree.path(smpl_rel)
-            archive = load_npz(path)
-            smpl = archive.get("smpl")
-            smpl = smpl.item() if isinstance(smpl, np.ndarray) and smpl.dtype == object and smpl.ndim == 0 else smpl
-            if not isinstance(smpl, dict) or "transl" not in smpl:
-                raise DatasetFormatError(f"{path}: expected key 'smpl' holding a dict with 'transl' (num_poses, 3)")
-            transl = np.asarray(smpl["transl"], dtype=np.float64).reshape(-1, 3)
-            if not np.isfinite(transl).all():
-                raise DatasetFormatError(f"{path}: smpl transl contains NaN or inf")
-            for pose in poses:
-                if pose >= len(transl):
-                    raise DatasetFormatError(f"{path}: no SMPL fit for pose {pose} (transl has {len(transl)} poses)")
-                h = cfg.smpl_box_half_extent
-                boxes[(s_idx, pose)] = np.stack([transl[pose] - h, transl[pose] + h]).astype(np.float32)
-            return boxes
+        if not tree.exists(smpl_rel):
+            return {}
+        path = tree.path(smpl_rel)
+        archive = load_npz(path)
+        smpl = archive.get("smpl")
+        smpl = smpl.item() if isinstance(smpl, np.ndarray) and smpl.dtype == object and smpl.ndim == 0 else smpl
+        if not isinstance(smpl, dict) or "transl" not in smpl:
+            raise DatasetFormatError(f"{path}: expected key 'smpl' holding a dict with 'transl' (num_poses, 3)")
+        transl = np.asarray(smpl["transl"], dtype=np.float64).reshape(-1, 3)
+        if not np.isfinite(transl).all():
+            raise DatasetFormatError(f"{path}: smpl transl contains NaN or inf")
+        boxes = {}
         for pose in poses:
-            joints_rel = f"{subject}/{SYNTH_GT_DIRNAME}/joints3d/{pose:06d}.npy"
-            if not tree.exists(joints_rel):
-                raise DatasetFormatError(
-                    f"{tree.path(smpl_rel)}: not found (and no {SYNTH_GT_DIRNAME}/joints3d/{pose:06d}.npy); the 3D box "
-                    "of the human needs the SMPL fit: re-download outputs_re_fitting/"
-                )
-            joints = np.load(tree.path(joints_rel), allow_pickle=False)
-            valid = joints[:, :3][joints[:, 3] > 0] if joints.ndim == 2 and joints.shape[1] == 4 else np.zeros((0, 3))
-            if len(valid) == 0 or not np.isfinite(valid).all():
-                raise DatasetFormatError(f"{tree.path(joints_rel)}: expected (25, 4) finite joints with some valid")
-            p = cfg.joints_box_padding
-            boxes[(s_idx, pose)] = np.stack([valid.min(0) - p, valid.max(0) + p]).astype(np.float32)
+            if pose >= len(transl):
+                raise DatasetFormatError(f"{path}: no SMPL fit for pose {pose} (transl has {len(transl)} poses)")
+            boxes[pose] = np.stack([transl[pose] - h, transl[pose] + h]).astype(np.float32)
         return boxes
-
-    @staticmethod
-    def _joints3d_files(tree: DatasetTree, subject: str, s_idx: int, poses: List[int]) -> Dict[Tuple[int, int], Path]:
-        out = {}
-        for pose in poses:
-            rel = f"{subject}/{SYNTH_GT_DIRNAME}/joints3d/{pose:06d}.npy"
-            if tree.exists(rel):
-                out[(s_idx, pose)] = tree.path(rel)
-        return out
 
     def _subject_index(
         self,
@@ -261,71 +225,23 @@ class RenderPeopleDataParser(DataParser):
         w2c: np.ndarray,
         poses: List[int],
         cameras: List[int],
-        boxes: Dict[Tuple[int, int], np.ndarray],
-        joints3d: Dict[Tuple[int, int], Path],
     ) -> HumanImageIndex:
         """Rows (pose-major) of one subject for the given cameras, skipping and reporting missing images/masks."""
-        rows: List[Tuple[int, int]] = []
-        images: List[Path] = []
-        masks: List[Optional[Path]] = []
-        keypoint_files: List[Optional[Path]] = []
-        cse_files: List[Optional[Path]] = []
-        missing_images: List[str] = []
-        missing_masks: List[str] = []
-        missing_keypoints = 0
+        rows = SubjectRows(tree.path(subject), subject, s_idx, use_masks=self.config.use_masks)
+        folders = {
+            c: CameraFolders(
+                images=tree.folder(f"{subject}/img/{names[c]}"),
+                masks=(tree.folder(f"{subject}/mask/{names[c]}"),),
+                openpose=tree.folder(f"{subject}/{OPENPOSE_DIRNAME}/{names[c]}"),
+                cse=tree.folder(f"{subject}/{CSE_DIRNAME}/{names[c]}"),
+            )
+            for c in cameras
+        }
         for pose in poses:
+            stem = f"{pose:04d}"
             for c in cameras:
-                stem = f"{pose:04d}"
-                rel = next((r for r in (f"{subject}/img/{names[c]}/{stem}{e}" for e in IMAGE_SUFFIXES) if tree.exists(r)), None)
-                if rel is None:
-                    missing_images.append(f"{subject}/img/{names[c]}/{stem}.jpg")
-                    continue
-                mask_rel = f"{subject}/mask/{names[c]}/{stem}.png"
-                if self.config.use_masks and not tree.exists(mask_rel):
-                    missing_masks.append(mask_rel)
-                    continue
-                rows.append((pose, c))
-                images.append(tree.path(rel))
-                masks.append(tree.path(mask_rel) if self.config.use_masks else None)
-                kp_rel = f"{subject}/{OPENPOSE_DIRNAME}/{names[c]}/{stem}{OPENPOSE_SUFFIX}"
-                has_kp = tree.exists(kp_rel)
-                missing_keypoints += not has_kp
-                keypoint_files.append(tree.path(kp_rel) if has_kp else None)
-                cse_rel = f"{subject}/{CSE_DIRNAME}/{names[c]}/{stem}.npy"
-                cse_files.append(tree.path(cse_rel) if tree.exists(cse_rel) else None)
-        total = len(poses) * len(cameras)
-        if self.config.use_masks and not rows and missing_masks:
-            raise DatasetFormatError(
-                f"{tree.path(subject)}: no masks found in mask/; download them or pass "
-                "the dataparser option --use-masks False"
-            )
-        warn_skipped(subject, "image file missing", missing_images, total)
-        warn_skipped(subject, "mask missing", missing_masks, total)
-        if missing_keypoints:
-            CONSOLE.print(
-                f"[bold yellow]Warning: {subject}: {missing_keypoints} of {len(rows)} images have no OpenPose file in "
-                f"{OPENPOSE_DIRNAME}/; their joints are masked (confidence 0)"
-            )
-        pose_ids = np.array([r[0] for r in rows], dtype=np.int32)
-        cam_ids = np.array([r[1] for r in rows], dtype=np.int32)
-        width, height = probe_image_size(images[0]) if images else (0, 0)
-        n = len(rows)
-        return HumanImageIndex(
-            subjects=[],  # filled by concat_indexes
-            image_filenames=images,
-            mask_filenames=masks,
-            subject_idx=np.full(n, s_idx, dtype=np.int32),
-            frame=pose_ids,
-            camera=cam_ids,
-            K=K[cam_ids].astype(np.float32).reshape(-1, 3, 3),
-            w2c=w2c[cam_ids].astype(np.float32).reshape(-1, 3, 4),
-            dist=np.zeros((n, 5), dtype=np.float32),
-            # SHERF renders every camera at one resolution: one header per subject (no pixels decoded).
-            width=np.full(n, width, dtype=np.int32),
-            height=np.full(n, height, dtype=np.int32),
-            keypoints_2d=np.zeros((n, 25, 3), dtype=np.float32),  # read lazily from keypoint_files
-            keypoint_files=keypoint_files,
-            cse_files=cse_files,
-            frame_boxes=boxes,
-            joints3d_files=joints3d,
-        )
+                rows.add(pose, c, folders[c], [stem + e for e in IMAGE_SUFFIXES], f"{subject}/img/{names[c]}/{stem}.jpg")
+        rows.report("mask/", "--use-masks False", keypoints_in_memory=False)
+        # SHERF renders every camera at one resolution: one header per subject (no pixels decoded).
+        sizes = rows.camera_sizes(len(names), one_size=True)
+        return rows.index(K, w2c, np.zeros((len(names), 5)), sizes)

@@ -106,22 +106,35 @@ def test_missing_images_and_masks(rp_root: Path, copy_dataset, capsys) -> None:
     assert len(parse(root).image_filenames) == 2 * 8 - 1
     assert "1 of 8 images skipped (image file missing)" in capsys.readouterr().out
     shutil.rmtree(subject / "mask")
-    with pytest.raises(DatasetFormatError, match="no masks found in mask/.*use-masks False"):
+    with pytest.raises(DatasetFormatError, match="no foreground masks found in mask/.*use-masks False"):
         parse(root)
     assert parse(root, use_masks=False).mask_filenames is None
 
 
-def test_box_from_synthetic_joints_without_smpl(rp_root: Path, copy_dataset) -> None:
+def test_box_without_smpl_from_keypoints_then_masks(rp_root: Path, copy_dataset, capsys) -> None:
     root = copy_dataset(rp_root)
     subject = root / subjects(root)[0]
     (subject / "outputs_re_fitting" / "refit_smpl_2nd.npz").unlink()
     index = parse(root).metadata[TARGETS_KEY]
-    joints = np.load(subject / "ghnerf_synth" / "joints3d" / "000000.npy")
-    valid = joints[joints[:, 3] > 0, :3]
-    assert np.allclose(index.box(0), [valid.min(0) - 0.3, valid.max(0) + 0.3], atol=1e-5)
-    shutil.rmtree(subject / "ghnerf_synth")
-    with pytest.raises(DatasetFormatError, match=r"refit_smpl_2nd\.npz: not found"):
-        parse(root)
+    text = capsys.readouterr().out
+    assert "from triangulated 2D keypoints (OpenPose JSON)" in text and subject.name in text
+    assert "SMPL translation" in text  # the other subject still has its SMPL fit
+    for row in np.flatnonzero(index.subject_idx == 0).tolist():
+        frame = int(index.frame[row])
+        joints = np.load(subject / "ghnerf_synth" / "joints3d" / f"{frame:06d}.npy")
+        surface = np.load(subject / "ghnerf_synth" / "vertices" / f"{frame:06d}.npy")
+        box = index.box(row)
+        for points in (joints[:, :3], surface):
+            assert (points >= box[0]).all() and (points <= box[1]).all()
+        assert (box[1] - box[0]).max() < 3.0  # joints' bounds + 0.3 m, not the whole capture volume
+    shutil.rmtree(subject / "openpose")  # no keypoints: the masks' visual hull
+    index = parse(root).metadata[TARGETS_KEY]
+    assert "mask visual hull (no 2D keypoints)" in capsys.readouterr().out
+    surface = np.load(subject / "ghnerf_synth" / "vertices" / "000000.npy")
+    box = index.box(0)
+    assert (surface >= box[0]).all() and (surface <= box[1]).all()
+    with pytest.raises(DatasetFormatError, match=r"no way to locate the person.*refit_smpl_2nd\.npz is missing"):
+        parse(root, use_masks=False)
 
 
 def _edit_cameras(subject: Path, edit) -> None:
