@@ -1,7 +1,8 @@
-"""``ghnerf-synth``: write synthetic multi-view human datasets in the exact ZJU-MoCap or RenderPeople layout.
+"""``ghnerf-synth``: write synthetic multi-view human datasets in the exact ZJU-MoCap, RenderPeople or EasyMocap layout.
 
     ghnerf-synth zju --out data/zju_synth --subjects 313 386 --frames 10 --cameras 12 --resolution 128
     ghnerf-synth renderpeople --out data/rp_synth --subjects 4 --poses 10 --cameras 36 --resolution 128
+    ghnerf-synth easymocap --out data/em_synth --subjects 4 --frames 4 --cameras 8 --resolution 128 --mixed-sizes --no-smpl
 
 Also runnable as ``python -m ghnerf_ns.synth.cli``.
 """
@@ -13,19 +14,27 @@ from typing import Union
 import tyro
 from typing_extensions import Annotated
 
+from ghnerf_ns.synth.easymocap_writer import EasyMocapSynthConfig, write_easymocap
 from ghnerf_ns.synth.renderpeople_writer import RenderPeopleSynthConfig, write_renderpeople
 from ghnerf_ns.synth.zju_writer import ZJUSynthConfig, write_zju
 
 Commands = Union[
     Annotated[ZJUSynthConfig, tyro.conf.subcommand("zju", prefix_name=False)],
     Annotated[RenderPeopleSynthConfig, tyro.conf.subcommand("renderpeople", prefix_name=False)],
+    Annotated[EasyMocapSynthConfig, tyro.conf.subcommand("easymocap", prefix_name=False)],
 ]
+SynthConfig = Union[ZJUSynthConfig, RenderPeopleSynthConfig, EasyMocapSynthConfig]
 
 
-def main(cfg: Union[ZJUSynthConfig, RenderPeopleSynthConfig]) -> None:
+def main(cfg: SynthConfig) -> None:
     """Runs the writer of the chosen layout and reports where the dataset went."""
     start = time.perf_counter()
-    out = write_zju(cfg) if isinstance(cfg, ZJUSynthConfig) else write_renderpeople(cfg)
+    if isinstance(cfg, ZJUSynthConfig):
+        out = write_zju(cfg)
+    elif isinstance(cfg, RenderPeopleSynthConfig):
+        out = write_renderpeople(cfg)
+    else:
+        out = write_easymocap(cfg)
     print(f"ghnerf-synth: wrote {out} in {time.perf_counter() - start:.1f} s (see {out / 'GHNERF_SYNTH.txt'})")
 
 

@@ -54,3 +54,12 @@ def write_npz_deterministic(path: Path, **arrays: np.ndarray) -> None:
             np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=True)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             archive.writestr(info, buffer.getvalue())
+
+
+def write_gray_jpeg(path: Path, image: UInt8[np.ndarray, "H W"], quality: int) -> None:
+    """Single-channel uint8 image -> JPEG (masks stored as JPEG, as some capture pipelines do)."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.ascontiguousarray(image), [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"could not write {path}")
