@@ -33,6 +33,20 @@ def rp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def em_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three EasyMocap sequences without SMPL: mixed portrait/landscape sizes, +z up world, distortion, 6 cameras,
+    2 frames, one missing view per sequence."""
+    from ghnerf_ns.synth import EasyMocapSynthConfig, write_easymocap
+
+    out = tmp_path_factory.mktemp("easymocap")
+    write_easymocap(
+        EasyMocapSynthConfig(out=out, subjects=3, frames=2, cameras=6, resolution=96, mixed_sizes=True, up="+z",
+                             smpl=False, missing_views=1, seed=0, progress=False)
+    )  # fmt: skip
+    return out
+
+
 @pytest.fixture
 def copy_dataset(tmp_path: Path):
     """Copy a session dataset into this test's tmp_path so that it can be damaged."""

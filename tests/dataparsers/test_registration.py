@@ -1,4 +1,4 @@
-"""The dataparsers register with nerfstudio as ``zju-mocap-data`` and ``renderpeople-data``."""
+"""The dataparsers register with nerfstudio as ``zju-mocap-data``, ``renderpeople-data`` and ``easymocap-data``."""
 
 import os
 import subprocess
@@ -11,13 +11,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ENV_SPEC = (
     "zju-mocap-data=dataparsers.specs:zju_mocap_dataparser,"
-    "renderpeople-data=dataparsers.specs:renderpeople_dataparser"
+    "renderpeople-data=dataparsers.specs:renderpeople_dataparser,"
+    "easymocap-data=dataparsers.specs:easymocap_dataparser"
 )
 
 
 def test_specs_and_env_var_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
     from nerfstudio.plugins.registry_dataparser import discover_dataparsers
 
+    from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig
     from dataparsers.renderpeople_dataparser import RenderPeopleDataParserConfig
     from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
 
@@ -25,7 +27,8 @@ def test_specs_and_env_var_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
     configs, descriptions = discover_dataparsers()
     assert isinstance(configs["zju-mocap-data"], ZJUMocapDataParserConfig)
     assert isinstance(configs["renderpeople-data"], RenderPeopleDataParserConfig)
-    assert descriptions["zju-mocap-data"] and descriptions["renderpeople-data"]
+    assert isinstance(configs["easymocap-data"], EasyMocapDataParserConfig)
+    assert descriptions["zju-mocap-data"] and descriptions["renderpeople-data"] and descriptions["easymocap-data"]
 
 
 def test_specs_import_no_method_package() -> None:
@@ -38,7 +41,7 @@ def test_specs_import_no_method_package() -> None:
 @pytest.mark.slow
 def test_ns_train_help_lists_dataparsers() -> None:
     env = dict(os.environ)
-    if not {"zju-mocap-data", "renderpeople-data"} <= set(entry_points(group="nerfstudio.dataparser_configs").names):
+    if not {"zju-mocap-data", "renderpeople-data", "easymocap-data"} <= set(entry_points(group="nerfstudio.dataparser_configs").names):
         env["NERFSTUDIO_DATAPARSER_CONFIGS"] = ENV_SPEC  # package not pip-installed: register through the env var
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     ns_train = Path(sys.executable).parent / "ns-train"
@@ -46,4 +49,4 @@ def test_ns_train_help_lists_dataparsers() -> None:
         [str(ns_train), "nerfacto", "--help"], capture_output=True, text=True, env=env, timeout=300, cwd="/"
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "zju-mocap-data" in out.stdout and "renderpeople-data" in out.stdout
+    assert "zju-mocap-data" in out.stdout and "renderpeople-data" in out.stdout and "easymocap-data" in out.stdout
