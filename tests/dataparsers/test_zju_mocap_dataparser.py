@@ -1,5 +1,6 @@
 """ZJU-MoCap dataparser on ghnerf-synth data: cameras, splits, frame numbering, bad-input errors."""
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,21 @@ def test_explicit_camera_lists(zju_root: Path) -> None:
     assert set(out.metadata[TARGETS_KEY].camera.tolist()) == {1}
     with pytest.raises(DatasetFormatError, match=r"--input-view-ids \(0, 99\): camera ids \[99\] do not exist"):
         parse(zju_root, "test", test_subjects=("386",), input_view_ids=(0, 99))
+
+
+def test_missing_vertices_found_at_parse_time_and_kpts2d_box_takes_over(zju_root: Path, copy_dataset, capsys) -> None:
+    root = copy_dataset(zju_root)
+    (root / "CoreView_386" / "vertices" / "1.npy").unlink()
+    index = parse(root, train_subjects=("386",), train_frames=ALL).metadata[TARGETS_KEY]
+    text = capsys.readouterr().out
+    assert "CoreView_386: 1 of 2 frames have no SMPL file (e.g. CoreView_386/vertices/1.npy)" in text
+    assert "else triangulated 2D keypoints (annots.npy kpts2d" in text
+    for row in np.flatnonzero(index.frame == 1).tolist():
+        joints = np.load(index.joints3d_files[(0, 1)])[:, :3]
+        surface = np.load(zju_root / "CoreView_386" / "vertices" / "1.npy")
+        box = index.box(row)
+        assert (joints >= box[0]).all() and (joints <= box[1]).all()
+        assert (surface >= box[0]).all() and (surface <= box[1]).all()
+    shutil.rmtree(root / "CoreView_386" / "vertices")
+    with pytest.raises(DatasetFormatError, match=r"no way to locate the person.*CoreView_386/vertices/0\.npy is missing"):
+        parse(root, train_subjects=("386",), mask_folder="none", box_source="masks")
