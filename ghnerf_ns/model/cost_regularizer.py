@@ -2,7 +2,7 @@
 coarse level, ``CostRegNet`` for the fine one), and the soft-argmax depth regression that follows them.
 """
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from jaxtyping import Float
@@ -30,10 +30,43 @@ class Conv3d(nn.Conv3d):
             and torch.backends.mkldnn.is_available()
             and torch.backends.mkldnn.enabled
         ):
+            if torch.is_grad_enabled() and self.stride[0] == 1 and self.dilation == (1, 1, 1) and self.groups == 1:
+                # oneDNN's 3D backward is slow for unit-stride volumes (a 3x3x3 conv on 8x64x64: 2 ms forward, 60 ms
+                # backward); as 2D convolutions over the planes it is ~3x faster forward + backward. See conv3d_as_2d.
+                return conv3d_as_2d(x, self.weight, self.bias, self.padding, self.stride)
             return torch.mkldnn_convolution(
                 x.contiguous(), self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups
             )
         return super().forward(x)
+
+
+def conv3d_as_2d(
+    x: Float[Tensor, "1 C D H W"],
+    weight: Float[Tensor, "Co C kd kh kw"],
+    bias: Optional[Tensor],
+    padding: Tuple[int, int, int],
+    stride: Tuple[int, int, int],
+) -> Float[Tensor, "1 Co Do Ho Wo"]:
+    """A batch-of-one 3D convolution with unit depth stride as a sum of 2D convolutions over the planes.
+
+    ``out[:, d] = sum_k conv2d(x[:, d + k - pad_d], weight[:, :, k])``: the planes become the 2D batch, one 2D
+    convolution per kernel depth ``k`` on the (zero-padded) planes shifted by ``k``. Same values as ``F.conv3d``.
+    """
+    if stride[0] != 1:
+        raise ValueError(f"conv3d_as_2d needs a unit depth stride, got {stride}")
+    pad_d = padding[0]
+    planes = x[0].transpose(0, 1)  # (D, C, H, W): planes as the batch
+    if pad_d:
+        planes = torch.nn.functional.pad(planes, (0, 0, 0, 0, 0, 0, pad_d, pad_d))
+    depth_out = planes.shape[0] - weight.shape[2] + 1
+    out = None
+    for k in range(weight.shape[2]):
+        term = torch.nn.functional.conv2d(planes[k : k + depth_out], weight[:, :, k], None, stride[1:], padding[1:])
+        out = term if out is None else out + term
+    assert out is not None
+    if bias is not None:
+        out = out + bias[None, :, None, None]
+    return out.transpose(0, 1)[None]
 
 
 class ConvBnReLU3D(nn.Sequential):

@@ -43,7 +43,9 @@ def test_depth_regression_hand_case():
     torch.testing.assert_close(std, torch.tensor([math.sqrt(1e-10)]))
 
 
-@pytest.mark.parametrize("stride,channels,bias", [(1, (8, 8), False), (2, (16, 32), True), (1, (8, 1), False)])
+@pytest.mark.parametrize(
+    "stride,channels,bias", [(1, (8, 8), False), (2, (16, 32), True), (1, (8, 1), False), (1, (4, 16), True)]
+)
 def test_cpu_conv3d_fast_path_matches_the_reference_conv_values_and_gradients(stride, channels, bias):
     import torch.nn.functional as F
 
@@ -62,3 +64,5 @@ def test_cpu_conv3d_fast_path_matches_the_reference_conv_values_and_gradients(st
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
     assert set(conv.state_dict()) == set(torch.nn.Conv3d(channels[0], channels[1], 3, bias=bias).state_dict())
+    with torch.no_grad():  # inference takes oneDNN's 3D kernel (fast forward); training the 2D-plane path
+        torch.testing.assert_close(conv(x), reference, atol=1e-5, rtol=1e-5)
