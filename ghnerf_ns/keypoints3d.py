@@ -16,7 +16,7 @@ triangulated with :func:`ghnerf_ns.keypoints.triangulation.triangulate_dlt`.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -40,6 +40,11 @@ DEFAULT_REFERENCE_SIZE = 64
 """Side of the square reference image whose cascade volumes the 3D query reads (multiple of 32)."""
 DEFAULT_MARGIN = 0.1
 """Fraction of the reference image left free on each side around the projected box."""
+
+
+class KeypointQueryError(ValueError):
+    """The volumetric 3D query cannot run on this subject/frame (too few input cameras, box behind the reference
+    camera): a property of the data, reported and counted as missing joints rather than stopping an evaluation."""
 
 
 @dataclass
@@ -71,7 +76,7 @@ def reference_target(
     corners = box_corners(box)
     cam = corners @ w2c[:3, :3].T + w2c[:3, 3]
     if bool((cam[:, 2] <= 1e-3).any()):
-        raise ValueError(
+        raise KeypointQueryError(
             "a corner of the human's 3D box is behind the reference camera, so no pinhole image can contain the box; "
             "choose another reference camera"
         )
@@ -147,6 +152,13 @@ def volumetric_keypoints(
         return extractor.extract_3d(query, target.box)
 
 
+def no_keypoints(
+    num_joints: int = 25, device: Union[str, torch.device] = "cpu"
+) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
+    """An estimate with no joint found (the shape of :func:`volumetric_keypoints`'s result)."""
+    return torch.zeros(num_joints, 4, device=device), torch.zeros(num_joints, dtype=torch.bool, device=device)
+
+
 def triangulated_keypoints(
     keypoints_2d: Sequence[Float[Tensor, "num_joints 3"]],
     K: Sequence[Float[Tensor, "3 3"]],
@@ -185,7 +197,10 @@ def model_volumetric_keypoints(
     target = reference_target(box, w2c_ref, reference_size)
     count = num_views or model.config.num_source_views
     if len(pool) < 2:
-        raise ValueError(f"subject {subject} frame {frame} has {len(pool)} input camera(s); 3D keypoints need >= 2")
+        raise KeypointQueryError(
+            f"subject {subject} frame {frame} has {len(pool)} input camera(s) (missing images?); the volumetric 3D "
+            "query needs at least 2"
+        )
     entries = bank.select(
         subject, frame, w2c_ref.cpu().numpy(), min(count, len(pool) - 1), True, exclude_camera=bank.camera_of(ref_entry)
     )

@@ -11,6 +11,7 @@ from time import time
 from typing import Dict, List, Literal, Optional, Tuple, Type, Union
 
 import torch
+from nerfstudio.utils.rich_utils import CONSOLE
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torchvision.utils import save_image
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
@@ -20,7 +21,14 @@ from ghnerf_ns.data.datamanager import GHNeRFDataManager, GHNeRFDataManagerConfi
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.ghnerf_model import GHNeRFModel, GHNeRFModelConfig
 from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-from ghnerf_ns.keypoints3d import FrameViews, annotated_joints3d, frame_mpjpe_metrics, model_volumetric_keypoints
+from ghnerf_ns.keypoints3d import (
+    FrameViews,
+    KeypointQueryError,
+    annotated_joints3d,
+    frame_mpjpe_metrics,
+    model_volumetric_keypoints,
+    no_keypoints,
+)
 from ghnerf_ns.model.geometry import cameras_to_opencv
 
 
@@ -85,16 +93,21 @@ class GHNeRFPipeline(VanillaPipeline):
 
     def get_average_eval_image_metrics(
         self, step: Optional[int] = None, output_path: Optional[Path] = None, get_std: bool = False
-    ) -> Dict[str, float]:
+    ) -> Dict[str, Optional[float]]:
         """Per-image metrics over the whole eval split, aggregated the way the paper reports them, plus 3D MPJPE.
 
         nerfstudio averages every per-image value; here undefined values (NaN, e.g. no valid joint in a view) are
         left out of the mean, and PCK is pooled over all counted joints (correct / total) rather than averaged per
         image, so a view with two visible joints does not weigh as much as one with twenty. 3D keypoints are
         computed once per (subject, frame) of the eval split, not per image (see :meth:`get_frame_3d_metrics`).
+
+        A metric that was computed but is undefined (e.g. MPJPE with no joint found) is None, which ns-eval writes as
+        JSON ``null`` (NaN would make its file invalid JSON). The trainer (which passes ``step``) hands the values to
+        scalar writers, so there such metrics are left out instead.
         """
         per_image, frames = self._evaluate_images(output_path)
-        return aggregate_image_metrics(per_image, get_std=get_std, per_frame=self.get_frame_3d_metrics(frames))
+        out = aggregate_image_metrics(per_image, get_std=get_std, per_frame=self.get_frame_3d_metrics(frames))
+        return out if step is None else {k: v for k, v in out.items() if v is not None}
 
     def get_per_image_metrics(self, output_path: Optional[Path] = None) -> List[Dict[str, float]]:
         """Metrics of every eval image (and, with ``output_path``, their comparison images written as PNGs)."""
@@ -147,7 +160,12 @@ class GHNeRFPipeline(VanillaPipeline):
             gt = views.joints3d if views.joints3d is not None else annotated_joints3d(all_cameras, subject, frame)
             if not bool((gt[:, 3] > 0).any()):
                 continue
-            volumetric = model_volumetric_keypoints(self.model, subject, frame, extractor)
+            try:
+                volumetric = model_volumetric_keypoints(self.model, subject, frame, extractor)
+            except KeypointQueryError as err:
+                # E.g. a frame of a real capture with one input camera left: its joints count as missing.
+                CONSOLE.print(f"[bold yellow]Warning: no volumetric 3D keypoints for {subject} frame {frame}: {err}")
+                volumetric = no_keypoints(gt.shape[0], gt.device)
             out.append(frame_mpjpe_metrics(views, volumetric, gt))
         self.train()
         return out
@@ -155,16 +173,17 @@ class GHNeRFPipeline(VanillaPipeline):
 
 def aggregate_image_metrics(
     per_image: List[Dict[str, float]], get_std: bool = False, per_frame: Optional[List[Dict[str, float]]] = None
-) -> Dict[str, float]:
+) -> Dict[str, Optional[float]]:
     """Mean (and std) of each metric over the images where it is defined; pooled PCK; counts of images used.
 
     ``per_frame`` holds :func:`~ghnerf_ns.keypoints3d.frame_mpjpe_metrics` of each eval frame: MPJPE is pooled over
-    all compared joints of all frames (like PCK), with the joint, missing-joint and frame counts reported beside it.
+    all compared joints of all frames (like PCK), with the joint, missing-joint and frame counts reported beside it;
+    it is None when no joint could be compared (JSON ``null``, never NaN).
     """
     if not per_image:
         raise ValueError("no eval images: check the eval split (test subjects, eval frames, test cameras)")
     keys = sorted({k for m in per_image for k in m})
-    out: Dict[str, float] = {}
+    out: Dict[str, Optional[float]] = {}
     for key in keys:
         if key in ("pck_correct", "pck_total"):
             continue
@@ -184,7 +203,7 @@ def aggregate_image_metrics(
         frames = [m for m in per_frame or [] if f"{name}_num_joints" in m]
         joints = sum(m[f"{name}_num_joints"] for m in frames)
         if frames:
-            out[name] = sum(m[f"{name}_sum"] for m in frames) / joints if joints > 0 else float("nan")
+            out[name] = sum(m[f"{name}_sum"] for m in frames) / joints if joints > 0 else None
             out[f"{name}_num_joints"] = joints
             out[f"{name}_num_missing"] = sum(m[f"{name}_num_missing"] for m in frames)
             out[f"{name}_num_frames"] = float(len(frames))

@@ -8,10 +8,13 @@ target lives in the undistorted pinhole camera the network renders.
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from dataparsers.human_common import HumanImageIndex
 from ghnerf_ns.user_errors import GHNeRFConfigError
@@ -171,3 +174,26 @@ def load_view(
     if with_cse and index.cse_files[row] is not None:
         cse = _load_cse(index.cse_files[row], K, dist, (native_w, native_h), K_work, (work_w, work_h))
     return LoadedView(image=rgb, mask=mask, K=K_work, w2c=w2c, keypoints=kps, cse=cse)
+
+
+def stack_views(
+    views: Sequence[LoadedView],
+) -> Tuple[Float[Tensor, "num_views 3 H W"], Float[Tensor, "num_views 3 3"], Float[Tensor, "num_views 4 4"]]:
+    """(images, K, w2c) of views that may differ in working size, on one canvas for the cost volume.
+
+    Views of one render are encoded and warped as one batch, so they share a size: the largest width and height among
+    them. Each image is padded with black on the right and bottom, never resampled, so its ``K`` (whose origin is the
+    top-left pixel) stays exact, and a portrait view next to a landscape one keeps its aspect ratio. Black is what a
+    masked image already holds around the person, and every size is a multiple of 32, so the canvas is too.
+    """
+    height = max(v.image.shape[0] for v in views)
+    width = max(v.image.shape[1] for v in views)
+    images = np.zeros((len(views), height, width, 3), dtype=np.float32)
+    for i, view in enumerate(views):
+        h, w = view.image.shape[:2]
+        images[i, :h, :w] = view.image
+    return (
+        torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+        torch.from_numpy(np.stack([v.K for v in views])),
+        torch.from_numpy(np.stack([v.w2c for v in views])),
+    )

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from dataparsers.human_common import HumanImageIndex
-from ghnerf_ns.data.image_loading import LoadedView, load_view
+from ghnerf_ns.data.image_loading import LoadedView, load_view, stack_views
 from ghnerf_ns.data.source_selection import nearest_source_views
 from ghnerf_ns.views import SourceViews
 
@@ -112,14 +112,19 @@ class SourceViewBank:
         return int(self._indices[idx_id].camera[row])
 
     def load(self, entries: Sequence[Tuple[int, int]]) -> SourceViews:
-        """Decode the given views (cached) into a :class:`SourceViews` on the CPU."""
+        """Decode the given views (cached) into a :class:`SourceViews` on the CPU.
+
+        Views of different working sizes (a rig with several camera models, portrait next to landscape) are padded to
+        one canvas (:func:`~ghnerf_ns.data.image_loading.stack_views`); a single view keeps its own size.
+        """
         views = [self._load_one(e) for e in entries]
         first = self._indices[entries[0][0]]
         row0 = entries[0][1]
+        images, K, w2c = stack_views(views)
         return SourceViews(
-            images=torch.from_numpy(np.stack([v.image for v in views])).permute(0, 3, 1, 2).contiguous(),
-            K=torch.from_numpy(np.stack([v.K for v in views])),
-            w2c=torch.from_numpy(np.stack([v.w2c for v in views])),
+            images=images,
+            K=K,
+            w2c=w2c,
             camera_ids=torch.tensor([self.camera_of(e) for e in entries], dtype=torch.long),
             subject=self.subject_id(first.subjects[int(first.subject_idx[row0])]),
             frame=int(first.frame[row0]),

@@ -28,7 +28,13 @@ from torch import Tensor
 from dataparsers.body25 import BODY25_JOINTS
 from dataparsers.openpose_json import write_openpose_json
 from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-from ghnerf_ns.keypoints3d import DEFAULT_REFERENCE_SIZE, model_volumetric_keypoints, triangulated_keypoints
+from ghnerf_ns.keypoints3d import (
+    DEFAULT_REFERENCE_SIZE,
+    KeypointQueryError,
+    model_volumetric_keypoints,
+    no_keypoints,
+    triangulated_keypoints,
+)
 
 CONSOLE = Console()
 
@@ -188,8 +194,13 @@ class KeypointsCLI:
             Ks.append(K.cpu())
             w2cs.append(w2c.cpu())
             used.append(name)
-        with torch.no_grad():
-            volumetric = model_volumetric_keypoints(pipeline.model, subject, frame, extractor, self.reference_size)
+        try:
+            with torch.no_grad():
+                volumetric = model_volumetric_keypoints(pipeline.model, subject, frame, extractor, self.reference_size)
+        except KeypointQueryError as err:
+            # A frame the 3D query cannot use (e.g. one input camera left): its volumetric joints are all invalid.
+            CONSOLE.print(f"[bold yellow]Warning: no volumetric 3D keypoints for {subject} frame {frame}: {err}")
+            volumetric = no_keypoints(len(BODY25_JOINTS))
         triangulated = triangulated_keypoints(kps, Ks, w2cs)
         record = {
             "subject": subject,

@@ -202,9 +202,36 @@ def test_mpjpe_is_pooled_over_frames_and_joints():
     out = aggregate_image_metrics([{"psnr": 20.0}], per_frame=frames)
     assert abs(out["mpjpe_3d"] - 40.0) < 1e-3
     assert out["mpjpe_3d_num_joints"] == 3 and out["mpjpe_3d_num_missing"] == 1 + 2 and out["mpjpe_3d_num_frames"] == 2
-    # No rendered views -> nothing triangulated: the key exists with NaN and every GT joint counted as missing.
+    # No rendered views -> nothing triangulated: the key exists with None (JSON null, never NaN) and every GT joint
+    # counted as missing.
+    assert out["mpjpe_3d_triangulated"] is None
     assert out["mpjpe_3d_triangulated_num_joints"] == 0 and out["mpjpe_3d_triangulated_num_missing"] == 6
     assert "mpjpe_3d" not in aggregate_image_metrics([{"psnr": 20.0}])
+
+
+def test_undefined_metrics_are_null_for_ns_eval_and_left_out_for_the_trainers_writers():
+    """ns-eval (no step) writes None as JSON null; the trainer (step given) hands values to float() scalar writers."""
+    import json
+
+    from ghnerf_ns.keypoints3d import FrameViews, frame_mpjpe_metrics
+    from ghnerf_ns.pipeline import GHNeRFPipeline
+
+    gt = torch.zeros(25, 4)
+    gt[:3, 3] = 1.0
+    nothing_found = frame_mpjpe_metrics(FrameViews("s", 0), (torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool)), gt)
+
+    class Evaluated:  # the two evaluation passes, already done
+        def _evaluate_images(self, output_path):
+            return [{"psnr": 20.0}, {"psnr": float("nan")}], {}
+
+        def get_frame_3d_metrics(self, frames):
+            return [nothing_found]
+
+    for_eval = GHNeRFPipeline.get_average_eval_image_metrics(Evaluated(), get_std=True)  # type: ignore[arg-type]
+    assert for_eval["mpjpe_3d"] is None and for_eval["psnr"] == 20.0
+    assert "NaN" not in json.dumps(for_eval) and '"mpjpe_3d": null' in json.dumps(for_eval)
+    for_writers = GHNeRFPipeline.get_average_eval_image_metrics(Evaluated(), step=10)  # type: ignore[arg-type]
+    assert "mpjpe_3d" not in for_writers and all(isinstance(v, float) for v in for_writers.values())
 
 
 def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
