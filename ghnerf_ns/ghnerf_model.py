@@ -25,7 +25,7 @@ from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.image_renderer import EncodeCache, human_features_for, render_image, source_cache_key, weights_version
 from ghnerf_ns.model.geometry import box_in_front, box_near_far, cameras_to_opencv
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
-from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, rgb_loss
+from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, mask_loss, rgb_loss
 from ghnerf_ns.model.network import CascadeOutputs, GHNeRFNetworkConfig
 from ghnerf_ns.model_outputs import image_metrics_and_images, viewer_outputs
 from ghnerf_ns.viewer.controls import GHNeRFViewerControls
@@ -125,6 +125,11 @@ class GHNeRFModel(Model):
             "rgb_loss_coarse": coarse_cfg.loss_weight * rgb_loss(cascade.coarse.rgb, batch.rgb),
             "rgb_loss_fine": fine_cfg.loss_weight * rgb_loss(cascade.fine.rgb, batch.rgb),
         }
+        if cfg.mask_weight > 0 and batch.has_mask:
+            losses["mask_loss"] = cfg.mask_weight * (
+                coarse_cfg.loss_weight * mask_loss(cascade.coarse.accumulation, batch.mask)
+                + fine_cfg.loss_weight * mask_loss(cascade.fine.accumulation, batch.mask)
+            )
         if self._perceptual is not None and cfg.perceptual_weight > 0 and batch.num_patches > 0:
             pred, gt = batch.patches(cascade.fine.rgb), batch.patches(batch.rgb)
             losses["perceptual_loss"] = cfg.perceptual_weight * fine_cfg.loss_weight * self._perceptual(pred, gt)

@@ -26,6 +26,8 @@ class TrainingBatch:
     joints_valid: Bool[Tensor, " 25"]
     cse: Optional[Float[Tensor, "num_rays cse_dim"]] = None
     """CSE targets (NaN where the teacher gave none), when the dataset has them."""
+    has_mask: bool = True
+    """Whether ``mask`` comes from a mask file (False: the dataset has none for this image and ``mask`` is all ones)."""
     num_patches: int = 0
     """The last ``num_patches * patch_size**2`` rays form square patches (row-major) for the perceptual loss."""
     patch_size: int = 0
@@ -82,6 +84,7 @@ def collate_training_batch(sample: Dict) -> TrainingBatch:
         heatmaps=sample["heatmaps"],
         joints_valid=sample["joints_valid"],
         cse=sample.get("cse"),
+        has_mask=bool(sample.get("has_mask", True)),
         num_patches=int(sample["num_patches"]),
         patch_size=int(sample["patch_size"]),
     )

@@ -233,6 +233,7 @@ class TrainingSampleDataset(Dataset):
             "pixels": pixels_t,
             "rgb": torch.from_numpy(target.image[y, x]),
             "mask": torch.from_numpy(target.mask[y, x].astype(np.float32))[:, None],
+            "has_mask": t.mask_filenames[row] is not None,
             "heatmaps": heat,
             "joints_valid": valid,
             "target_K": torch.from_numpy(target.K),

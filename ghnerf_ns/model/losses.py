@@ -45,6 +45,8 @@ class GHNeRFLossConfig(PrintableConfig):
     """Weight of the dense-pose CSE embedding MSE (rays with a CSE target only); used with a CSE head."""
     coord_weight: float = 0.01
     """lambda_c: weight of the coordinate-branch MSE (supplement 2.1: 0.01 or 0.05); used with a g_co branch."""
+    mask_weight: float = 0.0
+    """Weight of an opacity loss: MSE between each ray's accumulation and the person's (dilated) mask, per cascade level with the colour level weights. Not in the paper or ENeRF (0 there); without it a masked-background model may fill the whole box with density, since black source pixels blend to black at any depth. Images without a mask file are left out."""
     vgg_weights_path: Optional[Path] = None
     """Local torchvision VGG16 ImageNet weights file (vgg16-397923af.pth) for the perceptual loss, instead of the torch hub cache or a download."""
     allow_download: bool = True
@@ -73,6 +75,11 @@ def heatmap_loss(
     """
     mask = valid.expand_as(pred)
     return _masked_mse(pred, gt, mask)
+
+
+def mask_loss(accumulation: Float[Tensor, "num_rays 1"], mask: Float[Tensor, "num_rays 1"]) -> Float[Tensor, ""]:
+    """Opacity MSE: accumulation against the 0/1 mask of the person."""
+    return F.mse_loss(accumulation, mask)
 
 
 def cse_loss(pred: Float[Tensor, "num_rays dim"], gt: Float[Tensor, "num_rays dim"]) -> Float[Tensor, ""]:

@@ -91,3 +91,23 @@ def test_viewer_camera_turned_away_from_the_person_gives_a_blank_frame(tiny_pipe
     for name, value in outputs.items():
         assert value.shape[:2] == (30, 40) and value.shape[-1] in (1, 3), name
         assert float(value.abs().max()) == 0.0, name
+
+
+def test_mask_loss_only_for_images_with_a_mask_file(tiny_pipeline):
+    from dataclasses import replace
+
+    pipe = tiny_pipeline
+    _, batch = pipe.datamanager.next_train(0)
+    assert batch.has_mask  # the synthetic dataset has masks
+    loss_config = pipe.model.config.loss
+    saved = loss_config.mask_weight
+    loss_config.mask_weight = 0.5
+    try:
+        outputs = pipe.model(batch.target, batch.sources, batch.pixels)
+        losses = pipe.model.get_loss_dict(outputs, batch)
+        fine = outputs["cascade"].fine.accumulation
+        assert losses["mask_loss"] > 0 and losses["mask_loss"].requires_grad
+        assert float(losses["mask_loss"]) >= 0.5 * float(((fine - batch.mask) ** 2).mean())  # includes the fine term
+        assert "mask_loss" not in pipe.model.get_loss_dict(outputs, replace(batch, has_mask=False))
+    finally:
+        loss_config.mask_weight = saved

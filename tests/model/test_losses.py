@@ -173,3 +173,11 @@ def test_perceptual_loss_offline_error_is_clear(offline: List[str]) -> None:
 def test_lpips_vgg_unavailable_reason() -> None:
     ok, reason = lpips_vgg_available()
     assert not ok and "vgg16-397923af.pth" in reason and "\n" not in reason
+
+
+def test_mask_loss_hand_case():
+    from ghnerf_ns.model.losses import mask_loss
+
+    acc = torch.tensor([[0.5], [1.0], [0.0]])
+    mask = torch.tensor([[1.0], [0.0], [0.0]])
+    torch.testing.assert_close(mask_loss(acc, mask), torch.tensor((0.25 + 1.0 + 0.0) / 3))
