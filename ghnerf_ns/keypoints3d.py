@@ -40,6 +40,8 @@ DEFAULT_REFERENCE_SIZE = 64
 """Side of the square reference image whose cascade volumes the 3D query reads (multiple of 32)."""
 DEFAULT_MARGIN = 0.1
 """Fraction of the reference image left free on each side around the projected box."""
+DEFAULT_NUM_REFERENCES = 4
+"""Reference cameras of the volumetric query, spread around the person (each sees one side of the body)."""
 
 
 class KeypointQueryError(ValueError):
@@ -98,11 +100,12 @@ def query_points(
     volumes: TargetVolumes,
     target: TargetView,
     points: Float[Tensor, "num_points 3"],
-) -> Tuple[Float[Tensor, " num_points"], Float[Tensor, "num_points num_joints"]]:
-    """Density and joint heatmaps of the fine field at arbitrary world points (see the module docstring).
+) -> Tuple[Float[Tensor, " num_points"], Float[Tensor, "num_points num_joints"], Bool[Tensor, " num_points"]]:
+    """Density, joint heatmaps and validity of the fine field at arbitrary world points (see the module docstring).
 
     The voxel feature comes from the fine volume of ``volumes`` (built for ``target``); points whose projection or
-    depth falls outside it read zeros (the volume's padding).
+    depth falls outside it read zeros (the volume's padding) and are reported as not valid: the renderer never
+    samples there.
     """
     level = network.levels[1]
     volume = volumes.fine
@@ -117,6 +120,7 @@ def query_points(
         d = (z_param - near) / torch.clamp_min(far - near, 1e-6)
     uv_norm = uv / uv.new_tensor([max(target.width - 1, 1), max(target.height - 1, 1)])
     coords = torch.cat([uv_norm, d[:, None]], dim=-1)
+    inside = ((coords >= 0.0) & (coords <= 1.0)).all(dim=-1) & (z > 0)
     voxel = sample_voxel_features(volume.features, coords)
     sources = encoded.sources
     projected = project_samples(
@@ -133,23 +137,40 @@ def query_points(
     out = network.fields[1](voxel[:, None, :], projected, view_dirs)
     if out.heatmaps is None:
         raise ValueError("the network's fine field has no heatmap head; 3D keypoints need GHNeRF's g_h")
-    return out.density[:, 0, 0], out.heatmaps[:, 0, :]
+    return out.density[:, 0, 0], out.heatmaps[:, 0, :], inside
 
 
 def volumetric_keypoints(
     network: GHNeRFNetwork,
-    encoded: EncodedSources,
-    target: TargetView,
+    references: Sequence[Tuple[EncodedSources, TargetView]],
     extractor: KeypointExtractor,
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
-    """3D peaks of the density-weighted volumetric heatmap over ``target.box`` (chunked by ``volume_chunk``)."""
+    """3D peaks of the density-weighted volumetric heatmap over the box (chunked by ``volume_chunk``).
+
+    Each reference (encoded sources, reference camera) sees the person from one side: its fine volume covers a band
+    around the surface it sees. At each grid point, density and heatmaps are averaged over the references whose band
+    holds the point; a point in no band is empty. One reference alone finds the joints on its side of the body only.
+    """
+    if not references:
+        raise ValueError("volumetric keypoints need at least one reference camera")
+    box = references[0][1].box
     with torch.no_grad():
-        volumes = network.build_volumes(encoded, target)
+        volumes = [network.build_volumes(encoded, target) for encoded, target in references]
 
         def query(points: Tensor) -> Tuple[Tensor, Tensor]:
-            return query_points(network, encoded, volumes, target, points.to(target.K.dtype))
+            density_sum, heat_sum, count = None, None, None
+            for (encoded, target), volume in zip(references, volumes):
+                density, heat, inside = query_points(network, encoded, volume, target, points.to(target.K.dtype))
+                weight = inside.to(density.dtype)
+                density, heat = density * weight, heat * weight[:, None]
+                density_sum = density if density_sum is None else density_sum + density
+                heat_sum = heat if heat_sum is None else heat_sum + heat
+                count = weight if count is None else count + weight
+            assert density_sum is not None and heat_sum is not None and count is not None
+            norm = torch.clamp_min(count, 1.0)
+            return density_sum / norm, heat_sum / norm[:, None]
 
-        return extractor.extract_3d(query, target.box)
+        return extractor.extract_3d(query, box)
 
 
 def no_keypoints(
@@ -173,6 +194,17 @@ def triangulated_keypoints(
     return triangulate_dlt(torch.stack(list(keypoints_2d)), torch.stack(list(K)), torch.stack(list(w2c)), min_confidence)
 
 
+def spread_references(centers: np.ndarray, count: int) -> List[int]:
+    """``count`` camera positions spread around the person: farthest-point sampling from the first camera."""
+    chosen = [0]
+    dist = np.linalg.norm(centers - centers[0], axis=-1)
+    while len(chosen) < min(count, len(centers)):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(centers - centers[nxt], axis=-1))
+    return chosen
+
+
 def model_volumetric_keypoints(
     model: torch.nn.Module,
     subject: str,
@@ -180,33 +212,35 @@ def model_volumetric_keypoints(
     extractor: KeypointExtractor,
     reference_size: int = DEFAULT_REFERENCE_SIZE,
     num_views: Optional[int] = None,
+    num_references: int = DEFAULT_NUM_REFERENCES,
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
     """The volumetric estimate of a :class:`~ghnerf_ns.ghnerf_model.GHNeRFModel` for one subject/frame.
 
-    Reference camera: the input camera with the lowest index; sources: its ``num_views`` (default: the model's
+    Reference cameras: ``num_references`` input cameras spread around the person (:func:`spread_references`, from the
+    camera with the lowest index); each one's sources are its ``num_views`` (default: the model's
     ``num_source_views``) nearest other input cameras (see the module docstring).
     """
     bank = getattr(model, "_bank", None)
     if bank is None:
         raise RuntimeError("the model has no SourceViewBank: load it through GHNeRFPipeline (ns-eval/eval_setup)")
-    pool = bank.pool(subject, frame)
-    ref_entry = min(pool, key=bank.camera_of)
-    device = model.device
-    box = torch.from_numpy(bank.box(subject, frame)).to(device).float()
-    w2c_ref = bank.load([ref_entry]).w2c[0].to(device).float()
-    target = reference_target(box, w2c_ref, reference_size)
-    count = num_views or model.config.num_source_views
+    pool = sorted(bank.pool(subject, frame), key=bank.camera_of)
     if len(pool) < 2:
         raise KeypointQueryError(
             f"subject {subject} frame {frame} has {len(pool)} input camera(s) (missing images?); the volumetric 3D "
             "query needs at least 2"
         )
-    entries = bank.select(
-        subject, frame, w2c_ref.cpu().numpy(), min(count, len(pool) - 1), True, exclude_camera=bank.camera_of(ref_entry)
-    )
-    sources = bank.load(entries).to(device)
-    encoded = model.encode_sources(sources, box)
-    return volumetric_keypoints(model.network, encoded, target, extractor)
+    device = model.device
+    box = torch.from_numpy(bank.box(subject, frame)).to(device).float()
+    count = num_views or model.config.num_source_views
+    references = []
+    for i in spread_references(bank.centers(pool), max(1, num_references)):
+        w2c_ref = bank.load([pool[i]]).w2c[0].to(device).float()
+        target = reference_target(box, w2c_ref, reference_size)
+        entries = bank.select(
+            subject, frame, w2c_ref.cpu().numpy(), min(count, len(pool) - 1), True, exclude_camera=bank.camera_of(pool[i])
+        )
+        references.append((model.encode_sources(bank.load(entries).to(device), box), target))
+    return volumetric_keypoints(model.network, references, extractor)
 
 
 def annotated_joints3d(

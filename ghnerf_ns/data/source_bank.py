@@ -107,6 +107,10 @@ class SourceViewBank:
         )
         return [group[i] for i in chosen]
 
+    def centers(self, entries: Sequence[Tuple[int, int]]) -> np.ndarray:
+        """(len(entries), 3) world positions of the entries' cameras (from the index: nothing is decoded)."""
+        return self._pool_c2w(entries)[:, :3, 3]
+
     def camera_of(self, entry: Tuple[int, int]) -> int:
         idx_id, row = entry
         return int(self._indices[idx_id].camera[row])

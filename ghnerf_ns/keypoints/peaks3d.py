@@ -28,8 +28,10 @@ QueryFn = Callable[[Tensor], Tuple[Tensor, Tensor]]
 
 DEFAULT_FILTER_SIGMA_M = 0.03
 """3D Gaussian filter sigma in metres (about one voxel of a 64^3 grid over a 2 m box)."""
-DEFAULT_THRESHOLD_3D = 0.1
-"""Smoothed, occupancy-weighted heat at or below this is background."""
+DEFAULT_THRESHOLD_3D = 0.02
+"""Smoothed, occupancy-weighted heat at or below this is background. Lower than the 2D threshold (OpenPose 0.1): the
+heat of a joint lives on the body surface around it, and weighted by occupancy its 3D peak is lower than the rendered
+2D peak (on a 600-step overfit, 0.1 found 19 of 25 joints and 0.02 all 25, at the same accuracy)."""
 
 
 def _resolution_3(resolution: Union[int, Sequence[int]]) -> Tuple[int, int, int]:

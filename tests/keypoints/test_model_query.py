@@ -53,8 +53,9 @@ def test_query_matches_the_renderers_samples(human_channels):
         fine = net.render_rays(encoded, volumes, target, pixels).fine
         origins, dirs = pixel_directions(pixels, target.K, target.w2c)
         xyz = origins[:, None] + dirs[:, None] * fine.z_samples[..., None]
-        density, heat = query_points(net, encoded, volumes, target, xyz.reshape(-1, 3))
+        density, heat, inside = query_points(net, encoded, volumes, target, xyz.reshape(-1, 3))
     ref = captured["out"]
+    assert inside.all()  # the renderer's own samples lie inside the fine volume
     torch.testing.assert_close(density, ref.density.reshape(-1), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(heat, ref.heatmaps.reshape(-1, 25), atol=1e-4, rtol=1e-4)
 
@@ -67,12 +68,12 @@ def test_shapes_and_chunk_invariance():
     with torch.no_grad():
         volumes = net.build_volumes(encoded, target)
         points = torch.rand(37, 3) - 0.5
-        density, heat = query_points(net, encoded, volumes, target, points)
-    assert density.shape == (37,) and heat.shape == (37, 25)
+        density, heat, inside = query_points(net, encoded, volumes, target, points)
+    assert density.shape == (37,) and heat.shape == (37, 25) and inside.shape == (37,)
     assert (density >= 0).all() and ((heat > 0) & (heat < 1)).all()
 
     def query(p):
-        return query_points(net, encoded, volumes, target, p)
+        return query_points(net, encoded, volumes, target, p)[:2]
 
     whole = query_volumetric_heatmap(query, target.box, resolution=6, chunk=10_000)
     chunked = query_volumetric_heatmap(query, target.box, resolution=6, chunk=7)
@@ -104,9 +105,10 @@ def test_points_outside_the_fine_band_read_zero_voxel_features():
             far = float(volumes.fine.depth_values.max())
             centre = torch.linalg.inv(target.w2c)[:3, 3]
             axis = target.w2c[2, :3]
-            query_points(net, encoded, volumes, target, (centre + axis * (far + 5.0))[None])
+            _, _, inside = query_points(net, encoded, volumes, target, (centre + axis * (far + 5.0))[None])
     finally:
         module.sample_voxel_features = module_original
+    assert not bool(inside[0])
     assert float(seen["coords"][0, 2]) > 1.0
     assert torch.equal(seen["out"], torch.zeros_like(seen["out"]))
 
@@ -145,11 +147,11 @@ def test_planted_peaks_are_recovered(monkeypatch):
         d2 = ((points[:, None, :] - planted[None]) ** 2).sum(-1)
         heat = torch.exp(-d2 / (2 * 0.04**2))
         heat[:, missing] = 0.0
-        return torch.full((points.shape[0],), 50.0), heat
+        return torch.full((points.shape[0],), 50.0), heat, torch.ones(points.shape[0], dtype=torch.bool)
 
     monkeypatch.setattr(module, "query_points", fake_query)
     extractor = KeypointExtractorConfig(volume_resolution=41, volume_chunk=5000, filter_sigma_3d_m=0.0, subpixel=True).setup()
-    keypoints, valid = module.volumetric_keypoints(net, encoded, target, extractor)
+    keypoints, valid = module.volumetric_keypoints(net, [(encoded, target)], extractor)
     assert keypoints.shape == (25, 4)
     expected_valid = torch.ones(25, dtype=torch.bool)
     expected_valid[missing] = False
@@ -268,3 +270,38 @@ def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
     assert gt.shape == (25, 4) and gt[4, 3] == 0 and (gt[torch.arange(25) != 4, 3] == 1).all()
     keep = torch.arange(25) != 4
     torch.testing.assert_close(gt[keep, :3].double(), joints[keep], atol=1e-4, rtol=0)
+
+
+def test_references_spread_around_and_are_averaged_where_their_volume_holds_the_point(monkeypatch):
+    import numpy as np
+
+    import ghnerf_ns.keypoints3d as module
+    from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
+
+    ring = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4), np.zeros(8)], -1)
+    assert module.spread_references(ring, 1) == [0]
+    assert module.spread_references(ring, 2) == [0, 4]  # the opposite camera first
+    assert sorted(module.spread_references(ring, 4)) == [0, 2, 4, 6]
+    assert sorted(module.spread_references(ring[:3], 5)) == [0, 1, 2]  # never more than the cameras there are
+
+    net, encoded, target = _scene()
+    # Reference A holds the points with x < 0 and puts joint 0's heat there; B holds x >= 0 and puts joint 1's there.
+    def fake_query(network, enc, volumes, tgt, points):
+        left = points[:, 0] < 0
+        heat = torch.zeros(points.shape[0], 25)
+        which = 0 if tgt is target else 1
+        heat[:, which] = 0.9
+        inside = left if which == 0 else ~left
+        return torch.full((points.shape[0],), 50.0), heat, inside
+
+    monkeypatch.setattr(module, "query_points", fake_query)
+    other = type(target)(K=target.K, w2c=target.w2c, height=target.height, width=target.width, box=target.box,
+                         near_far=target.near_far)  # fmt: skip
+    seen = {}
+    extractor = KeypointExtractorConfig(volume_resolution=8, filter_sigma_3d_m=0.0).setup()
+    monkeypatch.setattr(extractor, "extract_3d", lambda query, box: seen.update(out=query(torch.tensor(
+        [[-0.1, 0.0, 0.0], [0.1, 0.0, 0.0]]))) or (torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool)))
+    module.volumetric_keypoints(net, [(encoded, target), (encoded, other)], extractor)
+    density, heat = seen["out"]
+    torch.testing.assert_close(density, torch.tensor([50.0, 50.0]))
+    torch.testing.assert_close(heat[:, :2], torch.tensor([[0.9, 0.0], [0.0, 0.9]]))
