@@ -33,10 +33,10 @@ browser:
 		|| echo "make browser: apt-get install chromium failed; the browser test will be skipped"; fi
 
 test: install browser
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 -q tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 -q --durations=10 tests
 
 test-fast: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 -q -m "not slow" tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 -q --durations=10 -m "not slow" tests
 
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_DATA=$(DEMO_DATA) DEMO_OUT=$(DEMO_OUT) DEMO_STEPS=$(DEMO_STEPS) bash scripts/demo.sh

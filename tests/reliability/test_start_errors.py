@@ -8,6 +8,7 @@ traceback unless GHNERF_DEBUG asks for it.
 import json
 import shutil
 from pathlib import Path
+from typing import List
 
 import numpy as np
 import pytest
@@ -195,15 +196,55 @@ def test_cli_bad_options(synth_zju: Path, tmp_path: Path, extra, parts):
     _assert_one_clear_line(proc, *parts)
 
 
+class _RefusingProxy:
+    """A local HTTP(S) proxy standing for an offline network: it records the request line of each connection and
+    closes it without an answer, so every download through it fails at once."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.requests: List[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True, name="refusing-proxy").start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                conn.settimeout(300)
+                try:
+                    self.requests.append(conn.recv(4096).split(b"\r\n")[0].decode(errors="replace"))
+                except OSError as err:
+                    self.requests.append(f"(no request line: {err})")
+
+    def close(self) -> None:
+        import socket
+
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread (close alone may not)
+        except OSError:
+            pass
+        self._server.close()
+
+
 @pytest.mark.slow
 def test_cli_pretrained_weights_unavailable_offline_is_fast_and_clear(synth_zju: Path, tmp_path: Path):
-    import time
-
-    offline = {name: "http://127.0.0.1:9" for name in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY")}
+    # "Fast" is a count, not a clock: the run gives up after one download attempt (no retries, no second source),
+    # which the proxy sees; a hang would end in run_cli's timeout instead of a message.
+    proxy = _RefusingProxy()
+    offline = {name: proxy.url for name in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY")}
     offline["TORCH_HOME"] = str(tmp_path / "empty_torch_home")
     args = ns_train_args(synth_zju, tmp_path / "out", 2, extra=["--machine.device-type", "cpu"], method="ghnerf")
-    start = time.monotonic()
-    proc = run_cli(args, cwd=tmp_path, env=offline, timeout=240)
-    elapsed = time.monotonic() - start
-    _assert_one_clear_line(proc, "ghnerf_ns error:", "'dino_vits8'", "human-encoder.pretrained False")
-    assert elapsed < 180, f"took {elapsed:.0f} s to give up on the download"
+    try:
+        proc = run_cli(args, cwd=tmp_path, env=offline, timeout=600)
+    finally:
+        proxy.close()
+    _assert_one_clear_line(
+        proc, "ghnerf_ns error:", "'dino_vits8'", "human-encoder.pretrained False", "download failed"
+    )
+    assert len(proxy.requests) == 1 and proxy.requests[0].startswith("CONNECT "), proxy.requests
