@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= -c constraints-cpu.txt
 DEMO_DATA ?= demo_data/zju
 DEMO_OUT ?= demo_outputs
-DEMO_STEPS ?= 500
+DEMO_STEPS ?= 800
 README_STEPS ?= 1500
 
 .PHONY: install browser test test-fast demo clean-demo readme-images

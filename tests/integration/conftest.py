@@ -1,5 +1,7 @@
 """An in-process GHNeRF pipeline (ghnerf-tiny, random weights) on a tiny synthetic ZJU-MoCap dataset."""
 
+import copy
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ def tiny_pipeline(tiny_zju: Path):
     from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
 
     torch.manual_seed(0)
-    config = ghnerf_tiny_method.config.pipeline
+    config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)  # never mutate the registered preset
     dm = config.datamanager
     dm.data = tiny_zju
     dm.resolution = 64
@@ -30,4 +32,5 @@ def tiny_pipeline(tiny_zju: Path):
     dm.dataparser.train_subjects = ("313", "377")
     dm.dataparser.test_subjects = ("386",)
     dm.dataparser.eval_frames = (0, 2, 1)
+    config.model.network = replace(config.model.network, cse_dim=16)  # the preset has no CSE head: cover it here
     return config.setup(device="cpu", test_mode="val")
