@@ -21,7 +21,8 @@ def _camera_files(subject: Path, annots: dict, camera: int) -> Iterator[Tuple[in
     for frame, entry in enumerate(annots["ims"]):
         rel = Path(entry["ims"][camera])
         image = subject / rel
-        masks = [subject / d / rel.with_suffix(".png") for d in MASK_DIRS if (subject / d / rel.with_suffix(".png")).is_file()]
+        masks = [subject / d / rel.with_suffix(".png") for d in MASK_DIRS]
+        masks = [m for m in masks if m.is_file()]
         yield frame, image, masks, subject / "cse" / rel.with_suffix(".npy")
 
 
@@ -63,7 +64,8 @@ def scale_camera(subject: Path, camera: int, factor: int) -> None:
     for frame, image_path, masks, _ in _camera_files(subject, annots, camera):
         image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
         size = (image.shape[1] * factor, image.shape[0] * factor)
-        cv2.imwrite(str(image_path), cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        cv2.imwrite(str(image_path), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
         for mask_path in masks:
             mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
             cv2.imwrite(str(mask_path), cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST))

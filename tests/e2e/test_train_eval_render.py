@@ -32,7 +32,7 @@ def test_ns_eval_writes_paper_metrics(tiny_run: Path, tmp_path: Path):
             cwd=tmp_path)  # fmt: skip
     results = json.loads(out.read_text())["results"]
     for key in ("psnr", "ssim", "heatmap_mse", "cse_mse", "num_images", "mpjpe_3d", "mpjpe_3d_triangulated"):
-        assert key in results and np.isfinite(results[key]), key
+        assert results.get(key) is not None and np.isfinite(results[key]), (key, results.get(key))  # None: JSON null
     assert results["mpjpe_3d_num_frames"] == 2 and results["mpjpe_3d_num_joints"] > 0  # once per eval frame
     assert results["num_images"] == 6  # 3 test cameras x 2 eval frames of the unseen subject
     assert 0.0 < results["ssim"] <= 1.0 and results["psnr"] > 5.0

@@ -2,6 +2,7 @@
 Training batches, eval (with 3D keypoints), viewer renders and the volumetric 3D query all condition on source views
 of different working sizes; a frame with one input camera left is rendered and counted, never a crash."""
 
+import copy
 import json
 from pathlib import Path
 
@@ -22,13 +23,14 @@ def rig_pipeline(tmp_path_factory: pytest.TempPathFactory):
     from ghnerf_ns.synth import ZJUSynthConfig, write_zju
 
     root = tmp_path_factory.mktemp("real_rig") / "zju"
-    write_zju(ZJUSynthConfig(out=root, subjects=("377", "386"), frames=2, cameras=6, resolution=64, seed=5, progress=False))
+    write_zju(ZJUSynthConfig(out=root, subjects=("377", "386"), frames=2, cameras=6, resolution=64, seed=5,
+                             progress=False))  # fmt: skip
     for subject in ("CoreView_377", "CoreView_386"):
         make_real_rig(root / subject, portrait_cameras=PORTRAIT, scaled_cameras=SCALED)
     drop_view(root / "CoreView_386", camera=2, frame=1)  # frame 1 of the test subject keeps inputs 0 and 4
     drop_view(root / "CoreView_386", camera=4, frame=1)  # ... and then only input 0
     torch.manual_seed(0)
-    config = ghnerf_tiny_method.config.pipeline
+    config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)  # never mutate the registered preset
     dm = config.datamanager
     dm.data = root
     dm.resolution = 64

@@ -1,0 +1,152 @@
+"""ghnerf-apply's config (no training, no checkpoint loading): what it reads, where the tools look, and one clear
+error for each bad input. The end-to-end use of the written config is tests/e2e/test_apply_capture.py."""
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ghnerf_ns.synth import ZJUSynthConfig, write_zju
+
+    out = tmp_path_factory.mktemp("apply") / "capture"
+    write_zju(ZJUSynthConfig(out=out, subjects=("390", "394"), frames=1, cameras=4, resolution=64, progress=False))
+    return out
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    """config.yml of a ghnerf-tiny "run" with one (empty) checkpoint file: enough for ghnerf-apply, which loads none."""
+    import yaml
+
+    from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
+
+    config = copy.deepcopy(ghnerf_tiny_method.config)
+    config.output_dir, config.experiment_name, config.timestamp = Path("outputs"), "zju", "run"  # relative, as ns-train
+    folder = tmp_path / "outputs" / "zju" / "ghnerf-tiny" / "run"
+    (folder / "nerfstudio_models").mkdir(parents=True)
+    (folder / "nerfstudio_models" / "step-000000007.ckpt").write_bytes(b"")
+    (folder / "config.yml").write_text(yaml.dump(config))
+    return folder / "config.yml"
+
+
+def apply(run: Path, data: Path, out: Path, **options):
+    from ghnerf_ns.scripts.apply_cli import ApplyCLI, apply_run
+
+    return apply_run(ApplyCLI(load_config=run, data=data, output_dir=out, **options))
+
+
+def test_every_subject_of_the_capture_is_a_test_subject(run: Path, capture: Path, tmp_path: Path):
+    import yaml
+
+    from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY
+
+    applied = apply(run, capture, tmp_path / "out")
+    assert applied.config == tmp_path / "out" / "config.yml" and applied.checkpoints == run.parent / "nerfstudio_models"
+    config = yaml.load(applied.config.read_text(), Loader=yaml.Loader)
+    # Where the ns-* tools look: the base folder is OUT, the checkpoints are the run's (eval_setup: get_checkpoint_dir).
+    assert config.get_base_dir() == tmp_path / "out" and config.get_checkpoint_dir() == run.parent / "nerfstudio_models"
+    assert config.method_name == "ghnerf-tiny" and config.experiment_name == "capture"
+    dm = config.pipeline.datamanager
+    assert dm.data == capture and dm.dataparser.data == capture
+    assert dm.dataparser.capture.test_subjects == ("CoreView_390", "CoreView_394")
+    parser = dm.dataparser.setup()
+    test, train = parser.get_dataparser_outputs("test"), parser.get_dataparser_outputs("train")
+    assert sorted(test.metadata[TARGETS_KEY].subjects) == ["CoreView_390", "CoreView_394"]
+    # The set-up-only train split: the test subjects' input cameras (never trained on), nothing of any other capture.
+    sources = test.metadata[SOURCES_KEY]
+    assert train.image_filenames == sources.image_filenames and train.metadata[TARGETS_KEY] is sources
+    assert all(Path(p).is_relative_to(capture) for p in train.image_filenames + test.image_filenames)
+    # An applied config applies again (to another capture, or a moved copy): same checkpoints.
+    again = apply(applied.config, capture, tmp_path / "again")
+    assert again.checkpoints == applied.checkpoints
+
+
+def test_dataparser_options_choose_subjects_and_resolution(run: Path, capture: Path, tmp_path: Path):
+    import yaml
+
+    from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
+
+    parser = ZJUMocapDataParserConfig(test_subjects=("394",), eval_frames=(0, -1, 1))
+    applied = apply(run, capture, tmp_path / "out", dataparser=parser, resolution=96, load_step=7)
+    config = yaml.load(applied.config.read_text(), Loader=yaml.Loader)
+    assert config.pipeline.datamanager.dataparser.capture.test_subjects == ("394",) and config.load_step == 7
+    assert config.pipeline.datamanager.resolution == 96
+    assert set(applied.targets.subjects) == {"CoreView_394"}
+
+
+def test_easymocap_capture_folder_or_single_sequence(run: Path, tmp_path: Path):
+    """EasyMocap layout (the ns-train subcommand easymocap-data): every sequence of a folder, or the one given."""
+    from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig
+    from ghnerf_ns.synth import EasyMocapSynthConfig, write_easymocap
+
+    data = tmp_path / "em"
+    write_easymocap(EasyMocapSynthConfig(out=data, subjects=2, frames=1, cameras=4, resolution=64, mixed_sizes=True,
+                                         progress=False))  # fmt: skip
+    sequences = tuple(sorted(p.name for p in data.iterdir() if (p / "intri.yml").is_file()))
+    assert len(sequences) == 2
+    from nerfstudio.utils.rich_utils import CONSOLE
+
+    with CONSOLE.capture() as printed:
+        applied = apply(run, data, tmp_path / "out", dataparser=EasyMocapDataParserConfig())
+    assert sorted(set(applied.targets.subjects)) == list(sequences)
+    # Nothing is trained: no "test subject also trains" warning (the parser's assumption for a shared split).
+    assert "Warning: test subject" not in printed.get() and "subject_00" in printed.get()
+    single = apply(run, data / sequences[0], tmp_path / "out1", dataparser=EasyMocapDataParserConfig())
+    assert set(single.targets.subjects) == {sequences[0]}
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("no checkpoint", "no checkpoint (step-*.ckpt)"),
+        ("unknown subject", "--test-subjects: ['999'] not in --data"),
+        ("no subjects", "no subject found (sub-folders holding an annots.npy"),
+        ("run folder", "is the run's own folder"),
+        ("bad step", "--load-step 3:"),
+        ("no config", "--load-config"),
+        ("bad resolution", "not a positive multiple of 32"),
+    ],
+)
+def test_bad_input_gets_one_clear_error(run: Path, capture: Path, tmp_path: Path, case: str, expected: str):
+    from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
+    from ghnerf_ns.scripts.apply_cli import ApplyError
+    from ghnerf_ns.user_errors import GHNeRFConfigError
+
+    data, out, options = capture, tmp_path / "out", {}
+    if case == "no checkpoint":
+        (run.parent / "nerfstudio_models" / "step-000000007.ckpt").unlink()
+    elif case == "unknown subject":
+        options["dataparser"] = ZJUMocapDataParserConfig(test_subjects=("390", "999"))
+    elif case == "no subjects":
+        data = tmp_path / "empty"
+        data.mkdir()
+    elif case == "run folder":
+        out = run.parent
+    elif case == "bad step":
+        options["load_step"] = 3
+    elif case == "no config":
+        run = tmp_path / "missing.yml"
+    elif case == "bad resolution":
+        options["resolution"] = 100
+    with pytest.raises((ApplyError, GHNeRFConfigError)) as err:
+        apply(run, data, out, **options)
+    assert expected in str(err.value)
+    assert not (tmp_path / "out" / "config.yml").exists()
+
+
+def test_command_line_errors_exit_2_with_one_line(run: Path, tmp_path: Path, monkeypatch, capsys):
+    from ghnerf_ns.scripts.apply_cli import entrypoint
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["ghnerf-apply", "--load-config", str(run), "--data", str(empty), "--output-dir", str(tmp_path / "o")]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        entrypoint()
+    assert exit_info.value.code == 2
+    out = capsys.readouterr().out
+    assert "ghnerf-apply:" in out and str(empty) in out.replace("\n", "") and "Traceback" not in out
