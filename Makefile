@@ -9,7 +9,6 @@ CONSTRAINTS ?= -c constraints-cpu.txt
 DEMO_DATA ?= demo_data/zju
 DEMO_OUT ?= demo_outputs
 DEMO_STEPS ?= 800
-README_STEPS ?= 1500
 
 .PHONY: install browser test test-fast demo clean-demo readme-images
 
@@ -41,9 +40,10 @@ test-fast: install
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_DATA=$(DEMO_DATA) DEMO_OUT=$(DEMO_OUT) DEMO_STEPS=$(DEMO_STEPS) bash scripts/demo.sh
 
-# Regenerate docs/render_frame.png and docs/viewer_heatmap.png (scripts/readme_images.sh; outputs in readme_outputs/).
+# Regenerate docs/render_frame.png and docs/viewer_heatmap.png from the demo run (scripts/readme_images.sh runs the demo
+# first when its run is missing; outputs in readme_outputs/).
 readme-images: install browser
-	PATH="$(CURDIR)/$(BIN):$$PATH" README_DATA=$(DEMO_DATA) README_STEPS=$(README_STEPS) \
+	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_DATA=$(DEMO_DATA) DEMO_OUT=$(DEMO_OUT) DEMO_STEPS=$(DEMO_STEPS) \
 		bash scripts/readme_images.sh
 
 clean-demo:
