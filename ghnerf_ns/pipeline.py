@@ -20,7 +20,6 @@ from torch.amp import GradScaler
 from ghnerf_ns.data.datamanager import GHNeRFDataManager, GHNeRFDataManagerConfig
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.ghnerf_model import GHNeRFModel, GHNeRFModelConfig
-from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
 from ghnerf_ns.keypoints3d import (
     FrameViews,
     KeypointQueryError,
@@ -30,6 +29,7 @@ from ghnerf_ns.keypoints3d import (
     no_keypoints,
 )
 from ghnerf_ns.model.geometry import cameras_to_opencv
+from ghnerf_ns.model_outputs import keypoint_extractor
 
 
 @dataclass
@@ -119,7 +119,7 @@ class GHNeRFPipeline(VanillaPipeline):
         frames: Dict[Tuple[str, int], FrameViews] = {}
         loader = self.datamanager.fixed_indices_eval_dataloader
         index = self.datamanager.eval_targets
-        extractor = KeypointExtractorConfig(threshold=self.model.config.keypoint_threshold).setup()
+        extractor = keypoint_extractor(self.model.config.keypoint_threshold)
         if output_path is not None:
             output_path.mkdir(parents=True, exist_ok=True)
         with Progress(TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
@@ -153,7 +153,7 @@ class GHNeRFPipeline(VanillaPipeline):
         2D keypoints against the 3D ground truth (synthetic ``joints3d``, else DLT of the annotated 2D keypoints of
         all input and test cameras of that frame, undistorted). Frames without any ground-truth joint are skipped."""
         self.eval()
-        extractor = KeypointExtractorConfig(threshold=self.model.config.keypoint_threshold).setup()
+        extractor = keypoint_extractor(self.model.config.keypoint_threshold)
         all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
         out: List[Dict[str, float]] = []
         for (subject, frame), views in sorted(frames.items()):
