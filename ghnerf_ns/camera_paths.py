@@ -23,7 +23,8 @@ import tyro
 import yaml
 
 from dataparsers.human_common import SOURCES_KEY, HumanImageIndex
-from ghnerf_ns.user_errors import GHNeRFConfigError
+from ghnerf_ns.runtime import setup_runtime
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 from ghnerf_ns.viewer.controls import FRAME_ENV, SUBJECT_ENV, match_subject
 
 
@@ -177,6 +178,7 @@ def write_camera_path(cfg: CameraPathConfig) -> Dict:
 def entrypoint() -> None:
     """Console-script entry point."""
     cfg = tyro.cli(CameraPathConfig, prog="ghnerf-camera-path", description=__doc__)
+    setup_runtime()
     try:
         data = write_camera_path(cfg)
     except GHNeRFConfigError as err:

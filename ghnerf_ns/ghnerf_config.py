@@ -1,6 +1,8 @@
 """nerfstudio method entry points: ``ghnerf``, ``ghnerf-resnet``, ``enerf-heatmap`` and ``ghnerf-tiny``.
 
-Every ns-* command imports this module (nerfstudio discovers all plugins at start-up), so it imports only configs.
+Every ns-* command imports this module (nerfstudio discovers all plugins at start-up), ``ns-train nerfacto`` included,
+so it imports only configs and changes nothing in the process: :func:`ghnerf_ns.runtime.setup_runtime` runs when a
+GHNeRF pipeline is built.
 """
 
 from dataclasses import replace
@@ -12,23 +14,12 @@ from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
-from ghnerf_ns.checkpoint_safety import register_checkpoint_safe_globals
 from ghnerf_ns.data.datamanager import GHNeRFDataManagerConfig
-from ghnerf_ns.ffmpeg_setup import ensure_ffmpeg
 from ghnerf_ns.ghnerf_model import GHNeRFModelConfig
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
 from ghnerf_ns.model.losses import GHNeRFLossConfig
 from ghnerf_ns.model.network import GHNeRFNetworkConfig
 from ghnerf_ns.pipeline import GHNeRFPipelineConfig
-from ghnerf_ns.user_errors import install_excepthook
-
-# Every ns-* command imports this module through the method entry points, so checkpoints written by nerfstudio (whose
-# scheduler state holds numpy scalars) load under torch's weights-only loading without any user action, and errors a user
-# can fix print as one message instead of a traceback.
-register_checkpoint_safe_globals()
-install_excepthook()
-# ns-render needs an `ffmpeg` on PATH; without one (the venv's bin not on PATH), use imageio-ffmpeg's binary.
-ensure_ffmpeg()
 
 PARAM_GROUPS = ("feature_pyramid", "cost_regularizer", "field", "human_encoder")
 """Optimiser groups of GHNeRFModel.get_param_groups (a frozen or absent human encoder has no group)."""

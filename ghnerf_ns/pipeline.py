@@ -30,6 +30,7 @@ from ghnerf_ns.keypoints3d import (
 )
 from ghnerf_ns.model.geometry import cameras_to_opencv
 from ghnerf_ns.model_outputs import keypoint_extractor
+from ghnerf_ns.runtime import setup_runtime
 
 
 @dataclass
@@ -60,6 +61,8 @@ class GHNeRFPipeline(VanillaPipeline):
         local_rank: int = 0,
         grad_scaler: Optional[GradScaler] = None,
     ):
+        # Before the dataparser runs and before any checkpoint loads (every ns-* command builds the pipeline first).
+        setup_runtime()
         # nerfstudio wraps the model in DDP with device_ids=[local_rank], which torch refuses for CPU modules: on CPU
         # (gloo process group) the parent gets world_size 1 and the model is wrapped here with device_ids=None. The
         # datamanager shards by the process group's own rank and size, so it is unaffected.

@@ -114,7 +114,7 @@ def test_easymocap_capture_folder_or_single_sequence(run: Path, tmp_path: Path):
 def test_bad_input_gets_one_clear_error(run: Path, capture: Path, tmp_path: Path, case: str, expected: str):
     from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
     from ghnerf_ns.scripts.apply_cli import ApplyError
-    from ghnerf_ns.user_errors import GHNeRFConfigError
+    from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
     data, out, options = capture, tmp_path / "out", {}
     if case == "no checkpoint":

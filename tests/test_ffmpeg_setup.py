@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ghnerf_ns.ffmpeg_setup import ensure_ffmpeg
+from ghnerf_ns.runtime.ffmpeg import ensure_ffmpeg
 
 
 @pytest.fixture

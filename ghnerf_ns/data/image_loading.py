@@ -17,7 +17,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from dataparsers.human_common import HumanImageIndex
-from ghnerf_ns.user_errors import GHNeRFConfigError
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
 
 class ImageReadError(IOError):

@@ -4,7 +4,7 @@ The ``lpips`` package ships the linear heads but its VGG backbone comes from tor
 ``vgg16-397923af.pth`` into the torch hub cache on first use; offline that raises within a second. So availability is
 decided by looking at the cache (``torch.hub.get_dir()``, i.e. ``$TORCH_HOME/hub`` or ``~/.cache/torch/hub``)
 without triggering a download, and the metric is skipped with a one-line reason otherwise. The cache test itself is
-:func:`ghnerf_ns.weights.lpips_vgg_available` (shared with the perceptual loss); this module adds the check that the
+:func:`ghnerf_ns.runtime.weights.lpips_vgg_available` (shared with the perceptual loss); this module adds the check that the
 ``lpips`` package and its linear heads are there, and builds the model once per device.
 """
 
@@ -15,7 +15,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import nn
 
-from ghnerf_ns.weights import lpips_vgg_available
+from ghnerf_ns.runtime.weights import lpips_vgg_available
 
 _MODELS: Dict[str, nn.Module] = {}
 

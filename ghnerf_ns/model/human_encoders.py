@@ -27,7 +27,7 @@ ResNet (``resnet34``, ``resnet18``): pixelNeRF-style pyramid: conv1 (stride 2, 6
 layer2 (8, 128), layer3 (16, 256) upsampled to H/2 x W/2 and concatenated: 512 x H/2 x W/2 (layer4 is
 not built). ``none``: no human feature (the ENeRF+Heatmap baseline), 0 channels.
 
-Weights: see ``ghnerf_ns.weights`` (local file, torch hub cache, download, else one clear error).
+Weights: see ``ghnerf_ns.runtime.weights`` (local file, torch hub cache, download, else one clear error).
 ``trainable=False`` is the paper's Table 6 "Pre" (frozen backbone: no grads, BatchNorm in eval mode,
 run under ``torch.no_grad``); ``trainable=True`` is "Fine" (fine-tuned, the paper's best).
 """
@@ -43,7 +43,7 @@ from nerfstudio.configs.base_config import InstantiateConfig
 from torch import Tensor, nn
 
 from ghnerf_ns.model.encoder_windows import EncoderWindows
-from ghnerf_ns.weights import load_into, obtain_pretrained_file, read_state_dict, resolve_weights_path
+from ghnerf_ns.runtime.weights import load_into, obtain_pretrained_file, read_state_dict, resolve_weights_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

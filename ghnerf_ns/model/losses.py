@@ -20,7 +20,7 @@ from jaxtyping import Bool, Float
 from nerfstudio.configs.base_config import PrintableConfig
 from torch import Tensor, nn
 
-from ghnerf_ns.weights import (
+from ghnerf_ns.runtime.weights import (
     VGG16_URL,
     PretrainedWeightsUnavailable,
     load_into,

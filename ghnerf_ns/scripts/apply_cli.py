@@ -25,7 +25,8 @@ from rich.markup import escape
 from dataparsers.human_common import TARGETS_KEY, DatasetFormatError, HumanImageIndex
 from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig, zju_subject_name
 from ghnerf_ns.applied_run import AppliedTrainerConfig, CaptureDataParserConfig, capture_subjects
-from ghnerf_ns.user_errors import GHNeRFConfigError
+from ghnerf_ns.runtime import setup_runtime
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
 CONSOLE = Console()
 CONFIG_NAME = "config.yml"
@@ -196,6 +197,7 @@ def entrypoint() -> None:
     """Console-script entry point."""
     tyro.extras.set_accent_color("bright_yellow")
     cli = tyro.cli(ApplyCLI, prog="ghnerf-apply", description=__doc__)
+    setup_runtime()
     try:
         applied = apply_run(cli)
     except (ApplyError, DatasetFormatError, GHNeRFConfigError) as err:

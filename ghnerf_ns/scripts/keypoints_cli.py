@@ -28,6 +28,7 @@ from torch import Tensor
 from dataparsers.body25 import BODY25_JOINTS
 from dataparsers.openpose_json import write_openpose_json
 from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
+from ghnerf_ns.runtime import setup_runtime
 from ghnerf_ns.keypoints3d import (
     DEFAULT_REFERENCE_SIZE,
     KeypointQueryError,
@@ -227,6 +228,7 @@ def entrypoint() -> None:
     """Console-script entry point."""
     tyro.extras.set_accent_color("bright_yellow")
     cli = tyro.cli(KeypointsCLI, prog="ghnerf-keypoints", description=__doc__)
+    setup_runtime()
     try:
         cli.main()
     except KeypointsCLIError as err:

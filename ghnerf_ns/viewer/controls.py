@@ -24,7 +24,7 @@ from torch import nn
 
 from dataparsers.body25 import BODY25_JOINTS
 from ghnerf_ns.data.source_bank import SourceViewBank
-from ghnerf_ns.user_errors import GHNeRFConfigError
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 from ghnerf_ns.viewer.camera import GHNeRFViewerCamera, ViewerPose, input_camera_view
 
 MAX_JOINT = "max over joints"

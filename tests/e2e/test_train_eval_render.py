@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
 from tests.e2e.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 def test_training_writes_checkpoints_that_load_weights_only(tiny_run: Path):
     import torch
 
-    import ghnerf_ns.ghnerf_config  # noqa: F401  (registers the numpy safe globals, as every ns-* command does)
+    register_checkpoint_safe_globals()  # as a GHNeRF pipeline does before it loads a checkpoint
 
     ckpts = sorted((tiny_run.parent / "nerfstudio_models").glob("step-*.ckpt"))
     assert ckpts, "no checkpoint written"

@@ -17,7 +17,7 @@ from ghnerf_ns.model.human_encoders import (
     sample_features_at_pixels,
 )
 from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
-from ghnerf_ns.weights import PretrainedWeightsUnavailable, WeightsFileError
+from ghnerf_ns.runtime.weights import PretrainedWeightsUnavailable, WeightsFileError
 
 DINO = "vit_small_patch8_224_dino"
 

@@ -18,7 +18,7 @@ from ghnerf_ns.model.losses import (
     rgb_loss,
 )
 from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
-from ghnerf_ns.weights import PretrainedWeightsUnavailable, lpips_vgg_available
+from ghnerf_ns.runtime.weights import PretrainedWeightsUnavailable, lpips_vgg_available
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from typing import Dict
 
 import pytest
 
+from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
 from tests.reliability.helpers import BIN, cli_env, make_synth, ns_train_args, run_cli
 
 
@@ -35,7 +36,7 @@ def damaged_copy(synth_zju: Path, tmp_path: Path):
 def _loadable(path: Path) -> bool:
     import torch
 
-    import ghnerf_ns.ghnerf_config  # noqa: F401  (registers the numpy safe globals, as every ns-* command does)
+    register_checkpoint_safe_globals()  # as a GHNeRF pipeline does before it loads a checkpoint
 
     try:
         torch.load(path, map_location="cpu", weights_only=True)

@@ -12,7 +12,7 @@ import torch
 def test_registered_safe_globals_are_exactly_the_numpy_reconstruction_types():
     import numpy.core.multiarray as multiarray
 
-    from ghnerf_ns.checkpoint_safety import _numpy_safe_globals, register_checkpoint_safe_globals
+    from ghnerf_ns.runtime.checkpoint_safety import _numpy_safe_globals, register_checkpoint_safe_globals
 
     register_checkpoint_safe_globals()
     register_checkpoint_safe_globals()  # idempotent
@@ -31,7 +31,7 @@ class _Evil:
 
 
 def test_a_checkpoint_holding_code_is_refused(tmp_path):
-    from ghnerf_ns.checkpoint_safety import register_checkpoint_safe_globals
+    from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
 
     register_checkpoint_safe_globals()
     path = tmp_path / "evil.ckpt"

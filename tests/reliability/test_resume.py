@@ -3,13 +3,15 @@ checkpoints hold only plain tensors and numbers (weights-only loading with just 
 
 import pytest
 
+from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
+
 pytestmark = pytest.mark.slow
 
 
 def test_resume_continues_from_the_saved_step_with_the_saved_optimizer_state(resumed_run):
     import torch
 
-    import ghnerf_ns.ghnerf_config  # noqa: F401
+    register_checkpoint_safe_globals()  # as a GHNeRF pipeline does before it loads a checkpoint
 
     saved = resumed_run["saved"]
     step = saved["step"]
@@ -37,8 +39,6 @@ def _assert_plain_tensors_and_numbers(ckpt) -> None:
     """Only numpy's safe globals (no plugin class) are needed for a ghnerf-tiny checkpoint: plain tensors/numbers."""
     import numpy as np
     import torch
-
-    from ghnerf_ns.checkpoint_safety import register_checkpoint_safe_globals
 
     register_checkpoint_safe_globals()
     state = torch.load(ckpt, map_location="cpu", weights_only=True)

@@ -108,7 +108,7 @@ def test_some_subjects_missing_is_a_warning_not_an_error(synth_zju: Path, capsys
 
 
 def test_resolution_not_a_multiple_of_32_names_the_option(synth_zju: Path):
-    from ghnerf_ns.user_errors import GHNeRFConfigError
+    from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
     config = tiny_method_config(synth_zju)
     config.pipeline.datamanager.resolution = 100
@@ -120,7 +120,7 @@ def test_excepthook_prints_one_message_and_debug_restores_the_traceback(monkeypa
     import sys
 
     from dataparsers.human_common import DatasetFormatError
-    from ghnerf_ns.user_errors import DEBUG_ENV, _hook
+    from ghnerf_ns.runtime.user_errors import DEBUG_ENV, _hook
 
     seen = []
     hook = _hook(lambda *args: seen.append(args))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ghnerf_ns.user_errors import GHNeRFConfigError
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 from ghnerf_ns.viewer.controls import GHNeRFViewerControls, match_subject
 
 SUBJECTS = ["CoreView_386", "CoreView_313", "CoreView_377"]

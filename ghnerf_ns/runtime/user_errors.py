@@ -2,8 +2,8 @@
 message, not a Python traceback.
 
 The ns-* commands are nerfstudio's, so the plugin cannot wrap their ``main``; instead it installs a
-``sys.excepthook`` (when its entry point is imported) that prints these exceptions as a single block and keeps the
-default behaviour for everything else. Set ``GHNERF_DEBUG=1`` to get the full traceback.
+``sys.excepthook`` (when a GHNeRF pipeline is built: :func:`ghnerf_ns.runtime.setup_runtime`) that prints these
+exceptions as a single block and keeps the default behaviour for everything else. Set ``GHNERF_DEBUG=1`` to get the full traceback.
 """
 
 import os
@@ -23,7 +23,7 @@ class GHNeRFConfigError(ValueError):
 
 def user_facing_errors() -> Tuple[Type[BaseException], ...]:
     """Exception types whose message is meant for the user as-is."""
-    from ghnerf_ns.weights import WeightsError
+    from ghnerf_ns.runtime.weights import WeightsError
 
     return (DatasetFormatError, WeightsError, GHNeRFConfigError)
 
