@@ -126,8 +126,8 @@ def stage_timers(model, device: torch.device) -> Iterator[Dict[str, float]]:
 
 def render_frame(model, sources, target, chunk: int) -> Dict[str, torch.Tensor]:
     """What the viewer does per frame: encode (through the cache), render the image, make the output images."""
-    from ghnerf_ns.image_renderer import render_image
-    from ghnerf_ns.model_outputs import viewer_outputs
+    from ghnerf_ns.render.image_renderer import render_image
+    from ghnerf_ns.viewer.outputs import viewer_outputs
 
     with torch.inference_mode():
         raw = render_image(model.network, model.encode_sources(sources, target.box), target, chunk)

@@ -59,7 +59,7 @@ def nearest_cameras(w2c: Tensor, target: Tensor, count: int, exclude: int) -> Li
 def make_sources(K: Tensor, w2c: Tensor, ids: List[int], resolution: int, frame: int, device: torch.device):
     """Random source views of frame ``frame`` (a distinct cache key per frame) at ``resolution`` px."""
     from ghnerf_ns.model.geometry import scale_intrinsics
-    from ghnerf_ns.views import SourceViews
+    from ghnerf_ns.model.views import SourceViews
 
     generator = torch.Generator().manual_seed(frame)
     scale = resolution / RIG_SIZE
@@ -77,7 +77,7 @@ def make_sources(K: Tensor, w2c: Tensor, ids: List[int], resolution: int, frame:
 def make_target(K: Tensor, w2c: Tensor, camera: int, resolution: int, device: torch.device):
     """Target view of rig camera ``camera`` at ``resolution`` px, bounded by the human box."""
     from ghnerf_ns.model.geometry import box_near_far, scale_intrinsics
-    from ghnerf_ns.views import TargetView
+    from ghnerf_ns.model.views import TargetView
 
     scale = resolution / RIG_SIZE
     box = human_box(device)

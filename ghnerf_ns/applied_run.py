@@ -25,9 +25,9 @@ from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 from rich.console import Console, RenderHook
 
+from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig, natural_key
 from dataparsers.human_common import SOURCES_KEY, DatasetFormatError
 from dataparsers.index_utils import make_outputs
-from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig, natural_key
 from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
 
 CAPTURE_SPLIT = "test"

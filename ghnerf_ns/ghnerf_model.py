@@ -22,14 +22,20 @@ from dataparsers.human_common import HumanImageIndex
 from ghnerf_ns.data.human_dataset import ROW_KEY, SPLIT_KEY
 from ghnerf_ns.data.sample_batches import TrainingBatch
 from ghnerf_ns.data.source_bank import SourceViewBank
-from ghnerf_ns.image_renderer import EncodeCache, human_features_for, render_image, source_cache_key, weights_version
 from ghnerf_ns.model.geometry import box_in_front, box_near_far, cameras_to_opencv
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, mask_loss, rgb_loss
 from ghnerf_ns.model.network import CascadeOutputs, GHNeRFNetworkConfig
-from ghnerf_ns.model_outputs import image_metrics_and_images, viewer_outputs
+from ghnerf_ns.model.views import SourceViews, TargetView
+from ghnerf_ns.render.image_renderer import (
+    EncodeCache,
+    human_features_for,
+    render_image,
+    source_cache_key,
+    weights_version,
+)
 from ghnerf_ns.viewer.controls import GHNeRFViewerControls
-from ghnerf_ns.views import SourceViews, TargetView
+from ghnerf_ns.viewer.outputs import image_metrics_and_images, viewer_outputs
 
 
 @dataclass

@@ -11,16 +11,16 @@ from time import time
 from typing import Dict, List, Literal, Optional, Tuple, Type, Union
 
 import torch
+from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from torchvision.utils import save_image
-from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 from torch.amp import GradScaler
+from torchvision.utils import save_image
 
 from ghnerf_ns.data.datamanager import GHNeRFDataManager, GHNeRFDataManagerConfig
 from ghnerf_ns.data.source_bank import SourceViewBank
-from ghnerf_ns.ghnerf_model import GHNeRFModel, GHNeRFModelConfig
-from ghnerf_ns.keypoints3d import (
+from ghnerf_ns.ghnerf_model import GHNeRFModelConfig
+from ghnerf_ns.keypoints.keypoints3d import (
     FrameViews,
     KeypointQueryError,
     annotated_joints3d,
@@ -29,8 +29,8 @@ from ghnerf_ns.keypoints3d import (
     no_keypoints,
 )
 from ghnerf_ns.model.geometry import cameras_to_opencv
-from ghnerf_ns.model_outputs import keypoint_extractor
 from ghnerf_ns.runtime import setup_runtime
+from ghnerf_ns.viewer.outputs import keypoint_extractor
 
 
 @dataclass
@@ -179,7 +179,7 @@ def aggregate_image_metrics(
 ) -> Dict[str, Optional[float]]:
     """Mean (and std) of each metric over the images where it is defined; pooled PCK; counts of images used.
 
-    ``per_frame`` holds :func:`~ghnerf_ns.keypoints3d.frame_mpjpe_metrics` of each eval frame: MPJPE is pooled over
+    ``per_frame`` holds :func:`~ghnerf_ns.keypoints.keypoints3d.frame_mpjpe_metrics` of each eval frame: MPJPE is pooled over
     all compared joints of all frames (like PCK), with the joint, missing-joint and frame counts reported beside it;
     it is None when no joint could be compared (JSON ``null``, never NaN).
     """

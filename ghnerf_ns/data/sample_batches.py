@@ -7,7 +7,7 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from ghnerf_ns.model.geometry import box_near_far
-from ghnerf_ns.views import SourceViews, TargetView
+from ghnerf_ns.model.views import SourceViews, TargetView
 
 
 @dataclass

@@ -15,7 +15,7 @@ import torch
 from dataparsers.human_common import HumanImageIndex
 from ghnerf_ns.data.image_loading import LoadedView, load_view, stack_views
 from ghnerf_ns.data.source_selection import nearest_source_views
-from ghnerf_ns.views import SourceViews
+from ghnerf_ns.model.views import SourceViews
 
 
 @dataclass(frozen=True)

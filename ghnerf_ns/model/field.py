@@ -20,9 +20,9 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from ghnerf_ns.model.aggregation import ViewPooling, kaiming_init
 from ghnerf_ns.model.cost_regularizer import VOXEL_FEATURE_CHANNELS
 from ghnerf_ns.model.projection import ProjectedSamples
+from ghnerf_ns.model.psi_pooling import ViewPooling, kaiming_init
 
 ColorMode = Literal["blend", "regress"]
 

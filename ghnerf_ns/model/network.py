@@ -32,7 +32,7 @@ from ghnerf_ns.model.feature_pyramid import PYRAMID_CHANNELS, FeatureNet, Featur
 from ghnerf_ns.model.field import GHNeRFField
 from ghnerf_ns.model.geometry import pixel_directions, scale_intrinsics
 from ghnerf_ns.model.projection import project_samples, sample_voxel_features
-from ghnerf_ns.views import SourceViews, TargetView
+from ghnerf_ns.model.views import SourceViews, TargetView
 
 SIZE_MULTIPLE = 32
 """Source and target images must have H and W divisible by this."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from jaxtyping import Float, UInt8
+from jaxtyping import UInt8
 
 
 def write_jpeg(path: Path, rgb: UInt8[np.ndarray, "H W 3"], quality: int) -> None:

@@ -15,8 +15,8 @@ from typing import Callable, Dict, List
 import numpy as np
 
 from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME
-from ghnerf_ns.synth.common import check_common, progress_bar
 from dataparsers.openpose_json import openpose_document
+from ghnerf_ns.synth.common import check_common, progress_bar
 from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_npz_deterministic, write_png
 from ghnerf_ns.synth.render import FrameState, SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import make_ring_rig

@@ -21,8 +21,8 @@ from typing import Any, Callable, Dict, List, Literal, Optional, Tuple
 import numpy as np
 
 from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME
-from ghnerf_ns.synth.common import check_common, check_subject_ids, progress_bar
 from dataparsers.openpose_json import openpose_document
+from ghnerf_ns.synth.common import check_common, check_subject_ids, progress_bar
 from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_png
 from ghnerf_ns.synth.render import SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import ZJU_WORLD_FROM_BODY, RigCamera, make_ring_rig

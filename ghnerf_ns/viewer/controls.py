@@ -14,7 +14,6 @@ browser's camera on the chosen person when it connects and whenever Subject chan
 """
 
 import os
-
 from dataclasses import dataclass
 from functools import partial
 from typing import List, Optional, Sequence, Tuple

@@ -4,7 +4,6 @@ of different working sizes; a frame with one input camera left is rendered and c
 
 import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,7 +72,7 @@ def test_eval_renders_every_size_and_reports_json_safe_metrics(rig_pipeline):
 
 def test_viewer_camera_and_volumetric_query_use_mixed_sources(rig_pipeline):
     from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-    from ghnerf_ns.keypoints3d import model_volumetric_keypoints
+    from ghnerf_ns.keypoints.keypoints3d import model_volumetric_keypoints
 
     pipe = rig_pipeline
     model = pipe.model

@@ -16,8 +16,8 @@ from ghnerf_ns.model.human_encoders import (
     build_human_encoder,
     sample_features_at_pixels,
 )
-from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
 from ghnerf_ns.runtime.weights import PretrainedWeightsUnavailable, WeightsFileError
+from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
 
 DINO = "vit_small_patch8_224_dino"
 

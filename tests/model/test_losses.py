@@ -17,8 +17,8 @@ from ghnerf_ns.model.losses import (
     heatmap_loss,
     rgb_loss,
 )
-from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
 from ghnerf_ns.runtime.weights import PretrainedWeightsUnavailable, lpips_vgg_available
+from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import pytest
 import torch
 from cascade_scenes import look_at, render_plane, ring_rig
 
-
 SIZE = 32
 
 
@@ -17,7 +16,7 @@ def _config(**kwargs):
 
 def _scene(num_views=2, size=SIZE):
     from ghnerf_ns.model.geometry import box_near_far
-    from ghnerf_ns.views import SourceViews, TargetView
+    from ghnerf_ns.model.views import SourceViews, TargetView
 
     K, w2c = ring_rig(num_views, size=size, focal=40.0 * size / 32)
     images = torch.stack([render_plane(K[i], w2c[i], size, size) for i in range(num_views)])
@@ -101,7 +100,7 @@ def test_split_api_chunks_equal_one_shot_and_volumes_are_per_target():
 
 def test_bad_inputs_give_clear_errors():
     from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
-    from ghnerf_ns.views import SourceViews
+    from ghnerf_ns.model.views import SourceViews
 
     net = _config().setup()
     sources, target, _ = _scene(2)

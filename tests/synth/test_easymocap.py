@@ -69,7 +69,7 @@ def test_cli_and_option_errors(tmp_path: Path) -> None:
     args = ["easymocap", "--out", str(tmp_path / "c"), "--subjects", "2", "--frames", "1", "--cameras", "3",
             "--resolution", "48", "--mixed-sizes", "--no-smpl", "--up", "+z", "--mask-folder", "mask",
             "--mask-format", "jpg", "--no-progress"]  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "ghnerf_ns.synth.cli", *args], cwd=REPO, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "ghnerf_ns.cli.synth", *args], cwd=REPO, capture_output=True,
                             text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "c" / "subject_01" / "mask" / "02" / "000000.jpg").is_file()

@@ -16,9 +16,9 @@ from nerfstudio.viewer.viewer import VISER_NERFSTUDIO_SCALE_RATIO
 from nerfstudio.viewer.viewer_elements import ViewerControl
 
 from ghnerf_ns.data.source_bank import SourceViewBank, SubjectFrames
+from ghnerf_ns.model.views import SourceViews
 from ghnerf_ns.viewer.camera import ViewerPose, input_camera_view, look_at_c2w, place_client_camera
 from ghnerf_ns.viewer.controls import GHNeRFViewerControls
-from ghnerf_ns.views import SourceViews
 
 
 def test_look_at_hand_cases():

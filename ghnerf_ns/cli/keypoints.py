@@ -8,7 +8,7 @@ test protocol's source views, or ``--orbit N`` virtual cameras circling the huma
   image; missing joints are ``0, 0, 0``. They read back with ``dataparsers.openpose_json.read_openpose_json``;
 * ``<output-dir>/<subject>/<frame:06d>_keypoints3d.json``: joint names and both 3D estimates (xyz in metres in the
   dataset's world frame, score, valid): ``volumetric`` (3D peaks of the density-weighted volumetric heatmap, see
-  :mod:`ghnerf_ns.keypoints3d`) and ``triangulated`` (DLT of the rendered views' 2D keypoints), plus the cameras used;
+  :mod:`ghnerf_ns.keypoints.keypoints3d`) and ``triangulated`` (DLT of the rendered views' 2D keypoints), plus the cameras used;
 * with ``--overlays``: ``<subject>/<camera>/<frame:06d>_keypoints.png`` (skeleton drawn on the render).
 """
 
@@ -28,14 +28,14 @@ from torch import Tensor
 from dataparsers.body25 import BODY25_JOINTS
 from dataparsers.openpose_json import write_openpose_json
 from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-from ghnerf_ns.runtime import setup_runtime
-from ghnerf_ns.keypoints3d import (
+from ghnerf_ns.keypoints.keypoints3d import (
     DEFAULT_REFERENCE_SIZE,
     KeypointQueryError,
     model_volumetric_keypoints,
     no_keypoints,
     triangulated_keypoints,
 )
+from ghnerf_ns.runtime import setup_runtime
 
 CONSOLE = Console()
 
@@ -151,9 +151,9 @@ class KeypointsCLI:
     # ---------------------------------------------------------------------------------------------- rendering
     def _render(self, pipeline, subject: str, frame: int, view: object) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
         """Rendered outputs, K and w2c (OpenCV) of a dataset camera or an orbit pose."""
-        from ghnerf_ns.image_renderer import render_image
         from ghnerf_ns.model.geometry import box_near_far, cameras_to_opencv
-        from ghnerf_ns.views import TargetView
+        from ghnerf_ns.model.views import TargetView
+        from ghnerf_ns.render.image_renderer import render_image
 
         model = pipeline.model
         if isinstance(view, tuple):

@@ -10,9 +10,9 @@ import torch
 from torch import Tensor
 
 from ghnerf_ns.eval.human_metrics import cse_mse, heatmap_mse, lpips_on_box_crop, psnr_in_box, ssim_on_box_crop
+from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
 from ghnerf_ns.keypoints.heatmap_targets import render_gt_heatmaps
 from ghnerf_ns.keypoints.metrics import pck
-from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
 from ghnerf_ns.viewer.controls import ViewerSettings
 from ghnerf_ns.viewer.visuals import (
     cse_to_rgb,

@@ -17,7 +17,7 @@ from ghnerf_ns.model.encoder_windows import box_windows
 from ghnerf_ns.model.geometry import box_mask
 from ghnerf_ns.model.human_encoders import HumanEncoder
 from ghnerf_ns.model.network import SIZE_MULTIPLE, EncodedSources, GHNeRFNetwork, LevelOutputs
-from ghnerf_ns.views import SourceViews, TargetView
+from ghnerf_ns.model.views import SourceViews, TargetView
 
 
 def tensor_bytes(value: object) -> int:

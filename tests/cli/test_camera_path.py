@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from nerfstudio.cameras.camera_paths import get_path_from_json
 
-from ghnerf_ns.camera_paths import Orbit, camera_path_json, look_at_c2w, orbit_c2ws, orbit_from_cameras
+from ghnerf_ns.cli.camera_path import Orbit, camera_path_json, look_at_c2w, orbit_c2ws, orbit_from_cameras
 
 
 def _opencv_w2c_looking_at(position: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:

@@ -29,12 +29,11 @@ from ghnerf_ns.data.keypoint_source import read_keypoints
 from ghnerf_ns.keypoints.extractor import KeypointExtractor
 from ghnerf_ns.keypoints.metrics import mpjpe_mm
 from ghnerf_ns.keypoints.triangulation import triangulate_dlt
-from ghnerf_ns.model.cost_volume import to_z_depth
 from ghnerf_ns.model.depth_sampler import sample_pixel_maps
 from ghnerf_ns.model.geometry import box_corners, box_near_far, camera_centers, project
 from ghnerf_ns.model.network import SIZE_MULTIPLE, EncodedSources, GHNeRFNetwork, TargetVolumes
 from ghnerf_ns.model.projection import project_samples, sample_voxel_features
-from ghnerf_ns.views import TargetView
+from ghnerf_ns.model.views import TargetView
 
 DEFAULT_REFERENCE_SIZE = 64
 """Side of the square reference image whose cascade volumes the 3D query reads (multiple of 32)."""

@@ -1,4 +1,4 @@
-"""3D queries of the GHNeRF field (ghnerf_ns.keypoints3d): parity with the renderer, shapes, chunk invariance, the
+"""3D queries of the GHNeRF field (ghnerf_ns.keypoints.keypoints3d): parity with the renderer, shapes, chunk invariance, the
 reference camera that contains the box, and recovery of planted 3D peaks."""
 
 import math
@@ -22,9 +22,9 @@ def _look_at(eye, target=(0.0, 0.0, 0.0)):
 
 def _scene(human_channels=0):
     """A tiny random network, two random source images around a 1 m box at the origin, encoded."""
-    from ghnerf_ns.keypoints3d import reference_target
+    from ghnerf_ns.keypoints.keypoints3d import reference_target
     from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
-    from ghnerf_ns.views import SourceViews
+    from ghnerf_ns.model.views import SourceViews
 
     torch.manual_seed(0)
     net = GHNeRFNetworkConfig(coarse=CascadeLevelConfig(num_planes=8), human_feature_channels=human_channels).setup().eval()
@@ -41,7 +41,7 @@ def _scene(human_channels=0):
 @pytest.mark.parametrize("human_channels", [0, 6])
 def test_query_matches_the_renderers_samples(human_channels):
     """Querying the exact world positions the renderer sampled gives the renderer's per-sample density and heat."""
-    from ghnerf_ns.keypoints3d import query_points
+    from ghnerf_ns.keypoints.keypoints3d import query_points
     from ghnerf_ns.model.geometry import pixel_directions
 
     net, encoded, target = _scene(human_channels)
@@ -61,8 +61,8 @@ def test_query_matches_the_renderers_samples(human_channels):
 
 
 def test_shapes_and_chunk_invariance():
+    from ghnerf_ns.keypoints.keypoints3d import query_points
     from ghnerf_ns.keypoints.peaks3d import query_volumetric_heatmap
-    from ghnerf_ns.keypoints3d import query_points
 
     net, encoded, target = _scene()
     with torch.no_grad():
@@ -83,7 +83,7 @@ def test_shapes_and_chunk_invariance():
 
 def test_points_outside_the_fine_band_read_zero_voxel_features():
     """A point far behind the fine volume's last plane gets the zero padding (documented behaviour)."""
-    from ghnerf_ns.keypoints3d import query_points
+    from ghnerf_ns.keypoints.keypoints3d import query_points
     from ghnerf_ns.model import projection
 
     net, encoded, target = _scene()
@@ -95,7 +95,7 @@ def test_points_outside_the_fine_band_read_zero_voxel_features():
         seen["coords"], seen["out"] = coords, out
         return out
 
-    import ghnerf_ns.keypoints3d as module
+    import ghnerf_ns.keypoints.keypoints3d as module
 
     module_original = module.sample_voxel_features
     module.sample_voxel_features = spy
@@ -114,7 +114,7 @@ def test_points_outside_the_fine_band_read_zero_voxel_features():
 
 
 def test_reference_target_contains_the_box():
-    from ghnerf_ns.keypoints3d import reference_target
+    from ghnerf_ns.keypoints.keypoints3d import reference_target
     from ghnerf_ns.model.geometry import box_corners, project
 
     box = torch.tensor([[-0.4, -0.9, -0.2], [0.5, 0.8, 0.3]])
@@ -134,7 +134,7 @@ def test_reference_target_contains_the_box():
 
 def test_planted_peaks_are_recovered(monkeypatch):
     """With the field replaced by Gaussians at known 3D points, the volumetric estimate finds those points."""
-    import ghnerf_ns.keypoints3d as module
+    import ghnerf_ns.keypoints.keypoints3d as module
     from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
 
     net, encoded, target = _scene()
@@ -162,7 +162,7 @@ def test_planted_peaks_are_recovered(monkeypatch):
 
 
 def test_triangulated_keypoints_from_projections():
-    from ghnerf_ns.keypoints3d import triangulated_keypoints
+    from ghnerf_ns.keypoints.keypoints3d import triangulated_keypoints
     from ghnerf_ns.model.geometry import project
 
     torch.manual_seed(2)
@@ -184,7 +184,7 @@ def test_triangulated_keypoints_from_projections():
 
 def test_mpjpe_is_pooled_over_frames_and_joints():
     """Hand-computed: frame A has 2 joints at 10 and 30 mm, frame B one joint at 80 mm -> (10+30+80)/3 = 40 mm."""
-    from ghnerf_ns.keypoints3d import FrameViews, frame_mpjpe_metrics
+    from ghnerf_ns.keypoints.keypoints3d import FrameViews, frame_mpjpe_metrics
     from ghnerf_ns.pipeline import aggregate_image_metrics
 
     gt = torch.zeros(25, 4)
@@ -215,7 +215,7 @@ def test_undefined_metrics_are_null_for_ns_eval_and_left_out_for_the_trainers_wr
     """ns-eval (no step) writes None as JSON null; the trainer (step given) hands values to float() scalar writers."""
     import json
 
-    from ghnerf_ns.keypoints3d import FrameViews, frame_mpjpe_metrics
+    from ghnerf_ns.keypoints.keypoints3d import FrameViews, frame_mpjpe_metrics
     from ghnerf_ns.pipeline import GHNeRFPipeline
 
     gt = torch.zeros(25, 4)
@@ -243,7 +243,7 @@ def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
     import numpy as np
 
     from dataparsers.human_common import HumanImageIndex
-    from ghnerf_ns.keypoints3d import annotated_joints3d
+    from ghnerf_ns.keypoints.keypoints3d import annotated_joints3d
 
     torch.manual_seed(3)
     joints = (torch.rand(25, 3) - 0.5).double()
@@ -275,7 +275,7 @@ def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
 def test_references_spread_around_and_are_averaged_where_their_volume_holds_the_point(monkeypatch):
     import numpy as np
 
-    import ghnerf_ns.keypoints3d as module
+    import ghnerf_ns.keypoints.keypoints3d as module
     from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
 
     ring = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4), np.zeros(8)], -1)

@@ -4,7 +4,7 @@
     ghnerf-synth renderpeople --out data/rp_synth --subjects 4 --poses 10 --cameras 36 --resolution 128
     ghnerf-synth easymocap --out data/em_synth --subjects 4 --frames 4 --cameras 8 --resolution 128 --mixed-sizes --no-smpl
 
-Also runnable as ``python -m ghnerf_ns.synth.cli``.
+Also runnable as ``python -m ghnerf_ns.cli.synth``.
 """
 
 import sys

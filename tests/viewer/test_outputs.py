@@ -6,7 +6,7 @@ import torch
 from nerfstudio.utils.colormaps import ColormapOptions, apply_colormap
 
 from ghnerf_ns.data.human_dataset import camera_major_order
-from ghnerf_ns.model_outputs import viewer_outputs
+from ghnerf_ns.viewer.outputs import viewer_outputs
 from ghnerf_ns.viewer.visuals import pca_colours
 
 
@@ -76,7 +76,7 @@ def test_weak_peaks_are_found_at_eval_resolution():
     """ns-eval's PCK and the viewer skeleton use the image-size-scaled peak filter: a ground-truth heatmap scaled by
     0.4 at 128 px, sigma 1.5, finds every joint (a fixed 3 px filter kept ~20% of such a peak: 0/25 found)."""
     from ghnerf_ns.keypoints.heatmap_targets import render_gt_heatmaps
-    from ghnerf_ns.model_outputs import image_metrics_and_images
+    from ghnerf_ns.viewer.outputs import image_metrics_and_images
 
     size, sigma = 128, 1.5
     g = torch.Generator().manual_seed(3)

@@ -1,4 +1,4 @@
-"""The ghnerf-synth CLI (run as ``python -m ghnerf_ns.synth.cli`` in a subprocess) and its option checks."""
+"""The ghnerf-synth CLI (run as ``python -m ghnerf_ns.cli.synth`` in a subprocess) and its option checks."""
 
 import subprocess
 import sys
@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tyro
-from synth_configs import rp_config, zju_config
 
+from ghnerf_ns.cli.synth import Commands
 from ghnerf_ns.synth import write_renderpeople, write_zju
-from ghnerf_ns.synth.cli import Commands
+from tests.synth.synth_configs import rp_config, zju_config
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ghnerf_ns.synth.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "ghnerf_ns.cli.synth", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_zju_and_renderpeople(tmp_path: Path) -> None:

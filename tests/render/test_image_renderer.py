@@ -1,6 +1,5 @@
 """Whole-image rendering: the encode cache (hits, LRU/byte bounds, weight-change invalidation, same image as an uncached
-render), fine-only rendering equal to the full cascade's fine level, and psi's channels-first fast path (used for the
-wide human features) against a slow reference."""
+render), fine-only rendering equal to the full cascade's fine level, images that callers may edit."""
 
 import pytest
 import torch
@@ -20,7 +19,7 @@ def _network(human_channels=6):
 
 def _scene(frame=0, height=SIZE, width=SIZE):
     from ghnerf_ns.model.geometry import box_near_far
-    from ghnerf_ns.views import SourceViews, TargetView
+    from ghnerf_ns.model.views import SourceViews, TargetView
 
     K, w2c = ring_rig(2, size=SIZE)
     images = torch.stack([render_plane(K[i], w2c[i], SIZE, SIZE) for i in range(2)])
@@ -37,7 +36,7 @@ def _human(sources):
 
 
 def test_cache_hit_gives_the_uncached_image_and_encodes_once():
-    from ghnerf_ns.image_renderer import EncodeCache, render_image, source_cache_key, weights_version
+    from ghnerf_ns.render.image_renderer import EncodeCache, render_image, source_cache_key, weights_version
 
     net = _network()
     sources, target = _scene()
@@ -71,7 +70,7 @@ def replace_target(target, w2c):
 
 
 def test_cache_is_lru_bounded_by_count_and_bytes_and_keyed_by_weights():
-    from ghnerf_ns.image_renderer import EncodeCache, source_cache_key, tensor_bytes, weights_version
+    from ghnerf_ns.render.image_renderer import EncodeCache, source_cache_key, tensor_bytes, weights_version
 
     net = _network()
     sets = [_scene(frame=f)[0] for f in range(3)]
@@ -100,7 +99,7 @@ def test_cache_is_lru_bounded_by_count_and_bytes_and_keyed_by_weights():
 
 
 def test_fine_only_rendering_matches_the_cascade_and_pads_any_size():
-    from ghnerf_ns.image_renderer import render_image
+    from ghnerf_ns.render.image_renderer import render_image
 
     net = _network(human_channels=0)
     sources, target = _scene(height=37, width=45)  # not multiples of 32: padded, cropped back
@@ -127,41 +126,8 @@ def test_fine_only_rendering_matches_the_cascade_and_pads_any_size():
         net.render_rays(encoded, volumes, padded, pixels, levels=("coarse",))
 
 
-def _psi_reference(psi, features, ray_diff):
-    """ENeRF's Agg written plainly: cat [x, var, mean] per view, torch.var, one global_fc call."""
-    x = features + psi.view_fc(ray_diff)
-    mean = x.mean(dim=-2, keepdim=True)
-    var = torch.var(x, dim=-2, keepdim=True, unbiased=True) if x.shape[-2] > 1 else torch.zeros_like(mean)
-    stats = torch.cat([var, mean], dim=-1).expand(*x.shape[:-1], -1)
-    g = psi.global_fc[1](psi.global_fc[0](torch.cat([x, stats], dim=-1)))
-    weights = torch.softmax(psi.weight_fc(g), dim=-2)
-    return psi.out_fc((weights * g).sum(dim=-2)), weights[..., 0]
-
-
-@pytest.mark.parametrize("num_views", [1, 2, 3])
-def test_psi_channels_first_and_points_first_layouts_match_the_reference(num_views):
-    from ghnerf_ns.model.aggregation import ViewPooling
-
-    torch.manual_seed(num_views)
-    psi = ViewPooling(40, hidden_dim=32, out_dim=16).double()
-    # grid_sample's layout: (views, C, points), seen as (rays, samples, views, C) by a permuted view.
-    base = torch.randn(num_views, 40, 5 * 3, dtype=torch.double, requires_grad=True)
-    channels_first = base.permute(2, 0, 1).reshape(5, 3, num_views, 40)
-    assert not channels_first.is_contiguous()
-    points_first = base.detach().permute(2, 0, 1).contiguous().reshape(5, 3, num_views, 40).requires_grad_()
-    ray_diff = torch.randn(5, 3, num_views, 4, dtype=torch.double)
-    expected, expected_weights = _psi_reference(psi, points_first, ray_diff)
-    for features in (channels_first, points_first):
-        out = psi(features, ray_diff)
-        torch.testing.assert_close(out.pooled, expected)
-        torch.testing.assert_close(out.view_weights, expected_weights)
-    (grad_fast,) = torch.autograd.grad(psi(channels_first, ray_diff).pooled.square().sum(), base)
-    (grad_ref,) = torch.autograd.grad(expected.square().sum(), points_first)
-    torch.testing.assert_close(grad_fast.permute(2, 0, 1).reshape(5, 3, num_views, 40), grad_ref)
-
-
 def test_rendered_images_are_ordinary_tensors_that_callers_may_edit():
-    from ghnerf_ns.image_renderer import render_image
+    from ghnerf_ns.render.image_renderer import render_image
 
     net = _network(human_channels=0)
     sources, target = _scene()

@@ -34,7 +34,7 @@ def run(tmp_path: Path) -> Path:
 
 
 def apply(run: Path, data: Path, out: Path, **options):
-    from ghnerf_ns.scripts.apply_cli import ApplyCLI, apply_run
+    from ghnerf_ns.cli.apply import ApplyCLI, apply_run
 
     return apply_run(ApplyCLI(load_config=run, data=data, output_dir=out, **options))
 
@@ -113,7 +113,7 @@ def test_easymocap_capture_folder_or_single_sequence(run: Path, tmp_path: Path):
 )
 def test_bad_input_gets_one_clear_error(run: Path, capture: Path, tmp_path: Path, case: str, expected: str):
     from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
-    from ghnerf_ns.scripts.apply_cli import ApplyError
+    from ghnerf_ns.cli.apply import ApplyError
     from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
     data, out, options = capture, tmp_path / "out", {}
@@ -139,7 +139,7 @@ def test_bad_input_gets_one_clear_error(run: Path, capture: Path, tmp_path: Path
 
 
 def test_command_line_errors_exit_2_with_one_line(run: Path, tmp_path: Path, monkeypatch, capsys):
-    from ghnerf_ns.scripts.apply_cli import entrypoint
+    from ghnerf_ns.cli.apply import entrypoint
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -1,0 +1,1 @@
+"""Console scripts: ``ghnerf-synth``, ``ghnerf-keypoints``, ``ghnerf-apply`` and ``ghnerf-camera-path``."""
