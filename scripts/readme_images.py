@@ -6,30 +6,33 @@
   state lives on the server, so the browser opened afterwards shows that output at the camera the viewer gives a new
   client (an input camera of GHNERF_SUBJECT / GHNERF_FRAME).
 
-The viewer and browser helpers are the end-to-end tests' (tests/e2e/test_viewer*.py), so the pictures are made the
-way the tests exercise the viewer. The viewer runs in its own process group and is stopped on exit, error or not.
+The viewer and browser helpers are the end-to-end tests' (:mod:`ghnerf_ns.viewer.remote_client`), so the pictures are
+made the way the tests exercise the viewer. The viewer runs in its own process group and is stopped on exit, error or not.
 """
 
 import argparse
-import base64
 import io
-import json
-import re
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Optional, Tuple
 
 import numpy as np
 
+from ghnerf_ns.viewer.remote_client import (
+    CHROMIUM,
+    DevTools,
+    RemoteViewerError,
+    ViserClient,
+    camera_message,
+    free_port,
+    gui_add,
+    render_resolution,
+    start_chromium,
+    start_viewer,
+    stop,
+    wait_for_page,
+)
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from tests.e2e.test_viewer import ViserClient, camera_message, free_port, gui_add, start_viewer, stop  # noqa: E402
-from tests.e2e.test_viewer_browser import CHROMIUM, wait_for_page  # noqa: E402
-
 MAX_BYTES = 150_000
 MAX_WIDTH = 800
 WINDOW = (1000, 800)
@@ -68,46 +71,6 @@ def video_frame(video: Path, index: int) -> np.ndarray:
     raise SystemExit(f"readme_images: {video} has only {position + 1} frames, asked for frame {index} (--frame-index)")
 
 
-class DevTools:
-    """Just enough of the Chrome DevTools protocol (through the `websockets` package) to read and screenshot a page."""
-
-    def __init__(self, debug_port: int, page_url: str, deadline: float) -> None:
-        from websockets.sync.client import connect
-
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{debug_port}/json/list", timeout=5) as answer:
-                    targets = json.load(answer)
-                page = next(t for t in targets if t.get("type") == "page" and t.get("url", "").startswith(page_url))
-                break
-            except (OSError, StopIteration, ValueError):
-                if time.time() > deadline:
-                    raise SystemExit(f"readme_images: chromium opened no page {page_url} (DevTools port {debug_port})")
-                time.sleep(1.0)
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None)
-        self.next_id = 0
-
-    def call(self, method: str, **params) -> dict:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:  # skip the protocol's events until our answer
-            message = json.loads(self.ws.recv(timeout=120))
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise SystemExit(f"readme_images: DevTools {method} failed: {message['error']}")
-                return message["result"]
-
-    def evaluate(self, expression: str):
-        """Value of a JavaScript expression in the page."""
-        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-
-def render_resolution(text: str) -> Optional[Tuple[int, int]]:
-    """The "Resolution: W×Hpx" the viewer's panel shows for its latest render, if any."""
-    match = re.search(r"Resolution:\s*(\d+)\s*\D\s*(\d+)\s*px", text)
-    return None if match is None else (int(match.group(1)), int(match.group(2)))
-
-
 def browser_screenshot(port: int, work: Path, output: str, quiet: float, timeout: float) -> np.ndarray:
     """Headless Chromium on the viewer page showing ``output`` (checked in the page's form fields); waits in real time
     until the render's resolution has not changed for ``quiet`` seconds (the viewer sends small frames first and bigger
@@ -118,11 +81,7 @@ def browser_screenshot(port: int, work: Path, output: str, quiet: float, timeout
     import imageio.v3 as iio
 
     debug_port, url = free_port(), f"http://127.0.0.1:{port}/"
-    args = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-            f"--remote-debugging-port={debug_port}", "--remote-allow-origins=*", f"--user-data-dir={work / 'chromium'}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}", url]  # fmt: skip
-    browser = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    browser = start_chromium(url, debug_port, work / "chromium", window=WINDOW)
     try:
         devtools = DevTools(debug_port, url, time.time() + 120)
         end = time.time() + timeout
@@ -140,7 +99,7 @@ def browser_screenshot(port: int, work: Path, output: str, quiet: float, timeout
         fields = devtools.evaluate("Array.from(document.querySelectorAll('input,select')).map(e => e.value)") or []
         if output not in fields:
             raise SystemExit(f"readme_images: the page's Output type is not {output!r} (form values: {fields})")
-        png = base64.b64decode(devtools.call("Page.captureScreenshot", format="png")["data"])
+        png = devtools.screenshot_png()
         devtools.ws.close()
     finally:
         stop(browser)
@@ -187,7 +146,10 @@ def main() -> None:
 
     size = save_small_png(video_frame(args.video, args.frame_index), args.docs / "render_frame.png")
     print(f"readme_images: {args.docs / 'render_frame.png'} ({size // 1000} KB)")
-    image = viewer_screenshot(args.config, args.work, args.output, args.opacity, args.quiet)
+    try:
+        image = viewer_screenshot(args.config, args.work, args.output, args.opacity, args.quiet)
+    except RemoteViewerError as err:
+        raise SystemExit(f"readme_images: {err}") from None
     size = save_small_png(image, args.docs / "viewer_heatmap.png")
     print(f"readme_images: {args.docs / 'viewer_heatmap.png'} ({size // 1000} KB)")
 

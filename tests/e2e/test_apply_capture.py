@@ -2,7 +2,7 @@
 real rig's quirks (portrait 9:16 and landscape 4:3 cameras in one rig, a +z-up world, frames with missing views), then
 every command it prints, run as printed: ns-eval (valid JSON), ns-render dataset and an orbit video, ghnerf-keypoints
 (JSON) and ns-viewer (a frame through the websocket). What the written config reads and loads, and ghnerf-apply's
-errors: tests/test_apply_config.py; mixed sizes on the ZJU layout with a frame that lost input views:
+errors: tests/cli/test_apply.py; mixed sizes on the ZJU layout with a frame that lost input views:
 tests/integration/test_real_rig.py."""
 
 import json
@@ -17,8 +17,15 @@ from typing import Dict, List
 import numpy as np
 import pytest
 
+from ghnerf_ns.viewer.remote_client import (
+    ViserClient,
+    camera_message,
+    follow_server_camera,
+    free_port,
+    settled_frame,
+    stop,
+)
 from tests.e2e.conftest import BIN, run_cli
-from tests.e2e.test_viewer import ViserClient, camera_message, follow_server_camera, free_port, settled_frame, stop
 
 pytestmark = pytest.mark.slow
 

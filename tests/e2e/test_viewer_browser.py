@@ -11,106 +11,34 @@ render of the person (its "Resolution" line and its pixels say so), however long
 Set ``GHNERF_VIEWER_SCREENSHOT=/path/shot.png`` to keep a copy of the screenshot.
 """
 
-import base64
-import json
 import os
-import re
 import shutil
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 import pytest
 
-from tests.e2e.test_viewer import (
+from ghnerf_ns.viewer.remote_client import (
+    CHROMIUM,
     FULL_RES,
     WAIT_S,
+    WINDOW,
+    DevTools,
     ViserClient,
     camera_message,
     follow_server_camera,
     free_port,
     full_frame,
+    render_resolution,
+    start_chromium,
     start_viewer,
     stop,
+    wait_for_page,
 )
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-WINDOW = (800, 600)
-
-
-def wait_for_page(port: int, proc: subprocess.Popen, log: Path, timeout: float = WAIT_S) -> None:
-    """Waits until the viewer's web server answers on http://127.0.0.1:<port>/."""
-    deadline = time.time() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"ns-viewer exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.time() > deadline:
-            raise AssertionError(f"ns-viewer page did not answer:\n{log.read_text()[-4000:]}")
-        time.sleep(1.0)  # poll interval (the deadline decides)
-
-
-class DevTools:
-    """Just enough of the Chrome DevTools protocol (through the `websockets` package) to read and screenshot a page."""
-
-    def __init__(self, debug_port: int, page_url: str, deadline: float) -> None:
-        from websockets.sync.client import connect
-
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{debug_port}/json/list", timeout=5) as answer:
-                    targets = json.load(answer)
-                page = next(t for t in targets if t.get("type") == "page" and t.get("url", "").startswith(page_url))
-                break
-            except (OSError, StopIteration, ValueError):
-                if time.time() > deadline:
-                    raise AssertionError(f"chromium opened no page {page_url} (DevTools port {debug_port})")
-                time.sleep(1.0)  # poll interval while chromium starts (the deadline decides)
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None)
-        self.next_id = 0
-
-    def call(self, method: str, **params) -> dict:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:  # skip the protocol's events until our answer
-            message = json.loads(self.ws.recv(timeout=WAIT_S))
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise AssertionError(f"DevTools {method} failed: {message['error']}")
-                return message["result"]
-
-    def evaluate(self, expression: str):
-        """Value of a JavaScript expression in the page."""
-        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-    def screenshot_png(self) -> bytes:
-        return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
-
-
-def render_resolution(text: str) -> Optional[Tuple[int, int]]:
-    """The "Resolution: W×Hpx" the viewer's panel shows for its latest render, if any."""
-    match = re.search(r"Resolution:\s*(\d+)\s*\D\s*(\d+)\s*px", text)
-    return None if match is None else (int(match.group(1)), int(match.group(2)))
-
-
-def start_chromium(url: str, debug_port: int, profile: Path, window: Tuple[int, int] = WINDOW) -> subprocess.Popen:
-    """Headless Chromium showing ``url``, driven through DevTools on ``debug_port`` (in its own process group)."""
-    args = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-            f"--remote-debugging-port={debug_port}", "--remote-allow-origins=*", f"--user-data-dir={profile}",
-            f"--window-size={window[0]},{window[1]}", url]  # fmt: skip
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
 
 def centre_person(image: np.ndarray, box: Tuple[slice, slice]) -> Tuple[float, np.ndarray]:
     """Fraction of ``box`` that is clearly brighter than the render's black background, and the mean colour of those
