@@ -26,7 +26,6 @@ def test_samples_inside_interval_sorted_and_on_ray(inverse):
         near_far = torch.tensor([1 / near_z, 1 / far_z]).expand(64, 2)
     else:
         near_far = torch.tensor([near_z, far_z]).expand(64, 2)
-    lo, hi = near_far[:, 0].min(), near_far[:, 0].max()
     span = (near_far[0, 1] - near_far[0, 0]).abs()
     depth = near_far[:, 0] + (near_far[:, 1] - near_far[:, 0]) * torch.rand(64, generator=g)
     std = span * 0.4 * torch.rand(64, generator=g)
