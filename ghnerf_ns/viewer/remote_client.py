@@ -22,10 +22,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+Seconds = Union[int, float]
+"""A duration or a number that callers may give as an int (checked at test time by jaxtyping's hook)."""
 BIN = Path(sys.executable).parent
 """This interpreter's scripts folder (where ``ns-viewer`` is installed beside it)."""
 FULL_RES = 512
@@ -87,7 +89,7 @@ class ViserClient:
     and no renders of its own) is how a client sees its own changes take effect.
     """
 
-    def __init__(self, port: int, deadline: float, proc: subprocess.Popen, log: Path) -> None:
+    def __init__(self, port: int, deadline: Seconds, proc: subprocess.Popen, log: Path) -> None:
         from websockets.sync.client import connect
 
         self.port, self.proc, self.log = port, proc, log
@@ -125,7 +127,7 @@ class ViserClient:
 
         self.ws.send(msgpack.packb({"type": message_type, **fields}, use_bin_type=True))
 
-    def receive(self, timeout: float) -> List[Dict]:
+    def receive(self, timeout: Seconds) -> List[Dict]:
         """The next batch of server messages (empty after ``timeout`` s), recorded in ``messages``/``values``."""
         import msgpack
 
@@ -145,7 +147,7 @@ class ViserClient:
         self.messages += batch
         return batch
 
-    def wait_for(self, predicate, timeout: float, since: int = 0) -> Optional[Dict]:
+    def wait_for(self, predicate, timeout: Seconds, since: int = 0) -> Optional[Dict]:
         """The first message from ``messages[since]`` on that satisfies ``predicate`` (None after ``timeout`` s)."""
         end = time.time() + timeout
         for message in self.messages[since:]:
@@ -157,7 +159,7 @@ class ViserClient:
                     return message
         return None
 
-    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+    def wait_until(self, condition: Callable[[], bool], timeout: Seconds) -> bool:
         """Receive until ``condition()`` holds; False if it still does not after ``timeout`` s."""
         end = time.time() + timeout
         while not condition():
@@ -191,7 +193,7 @@ def camera_message(position, look_at, up, fov: float, aspect: float = 1.0) -> Di
                 look_at=look_at.tolist(), up_direction=up.tolist())  # fmt: skip
 
 
-def server_camera(client: "ViserClient", timeout: float = WAIT_S) -> Dict:
+def server_camera(client: "ViserClient", timeout: Seconds = WAIT_S) -> Dict:
     """The camera the server put the client on (its SetCamera* messages in ``client.messages``, waited for).
 
     The server moves its own copy of the client's camera before it sends these messages (and only after the client
@@ -205,14 +207,14 @@ def server_camera(client: "ViserClient", timeout: float = WAIT_S) -> Dict:
                           last[kinds[0]]["fov"])  # fmt: skip
 
 
-def follow_server_camera(client: "ViserClient", timeout: float = WAIT_S) -> Dict:
+def follow_server_camera(client: "ViserClient", timeout: Seconds = WAIT_S) -> Dict:
     """Do what the browser does when the server moves its camera: apply the SetCamera* messages, report the camera."""
     pose = server_camera(client, timeout)
     client.send("ViewerCameraMessage", **pose)
     return pose
 
 
-def _frame_of_size(client: "ViserClient", size: int, since: int, deadline: float, what: str) -> np.ndarray:
+def _frame_of_size(client: "ViserClient", size: int, since: int, deadline: Seconds, what: str) -> np.ndarray:
     """The first background image of exactly ``size`` x ``size`` among ``client.messages[since:]`` and later ones."""
     found: Dict[str, np.ndarray] = {}
 
@@ -232,7 +234,7 @@ def _frame_of_size(client: "ViserClient", size: int, since: int, deadline: float
 
 
 def full_frame(client: "ViserClient", applied: Sequence[Tuple[Dict, Any]] = (), size: int = FULL_RES,
-               timeout: float = WAIT_S) -> np.ndarray:
+               timeout: Seconds = WAIT_S) -> np.ndarray:
     """The first ``size`` x ``size`` frame rendered after every GUI change in ``applied`` took effect (changes the
     caller already sent, as (GuiAdd message, value) pairs) and after every render started before this call.
 
@@ -277,14 +279,14 @@ def full_frame(client: "ViserClient", applied: Sequence[Tuple[Dict, Any]] = (), 
     return _frame_of_size(client, size, mark, deadline, f"Max res {size}")
 
 
-def settled_frame(client: "ViserClient", quiet: float = 0.0, timeout: float = WAIT_S) -> np.ndarray:
+def settled_frame(client: "ViserClient", quiet: Seconds = 0.0, timeout: Seconds = WAIT_S) -> np.ndarray:
     """Former name of :func:`full_frame` (no changes to confirm, FULL_RES), kept for its callers; ``quiet`` is
     ignored: nothing waits for a quiet period any more."""
     del quiet
     return full_frame(client, timeout=max(timeout, WAIT_S))
 
 
-def gui_add(client: "ViserClient", label: str, timeout: float = WAIT_S) -> Dict:
+def gui_add(client: "ViserClient", label: str, timeout: Seconds = WAIT_S) -> Dict:
     """The GuiAdd message of the element labelled ``label`` (waited for)."""
     if label not in client.elements:
         client.wait_until(lambda: label in client.elements, timeout)
@@ -292,7 +294,7 @@ def gui_add(client: "ViserClient", label: str, timeout: float = WAIT_S) -> Dict:
     return client.elements[label]
 
 
-def wait_for_page(port: int, proc: subprocess.Popen, log: Path, timeout: float = WAIT_S) -> None:
+def wait_for_page(port: int, proc: subprocess.Popen, log: Path, timeout: Seconds = WAIT_S) -> None:
     """Waits until the viewer's web server answers on http://127.0.0.1:<port>/."""
     deadline = time.time() + timeout
     while True:
@@ -312,7 +314,7 @@ def wait_for_page(port: int, proc: subprocess.Popen, log: Path, timeout: float =
 class DevTools:
     """Just enough of the Chrome DevTools protocol (through the `websockets` package) to read and screenshot a page."""
 
-    def __init__(self, debug_port: int, page_url: str, deadline: float) -> None:
+    def __init__(self, debug_port: int, page_url: str, deadline: Seconds) -> None:
         from websockets.sync.client import connect
 
         while True:
