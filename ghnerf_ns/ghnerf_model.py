@@ -27,15 +27,6 @@ from ghnerf_ns.model.human_encoders import HumanEncoderConfig
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, mask_loss, rgb_loss
 from ghnerf_ns.model.network import CascadeOutputs, GHNeRFNetworkConfig
 from ghnerf_ns.model.views import SourceViews, TargetView
-from ghnerf_ns.render.image_renderer import (
-    EncodeCache,
-    human_features_for,
-    render_image,
-    source_cache_key,
-    weights_version,
-)
-from ghnerf_ns.viewer.controls import GHNeRFViewerControls
-from ghnerf_ns.viewer.outputs import image_metrics_and_images, viewer_outputs
 
 
 @dataclass
@@ -66,7 +57,13 @@ class GHNeRFModel(Model):
 
     config: GHNeRFModelConfig
 
+    # Whole-image rendering, viewer controls and per-image metrics are imported where they are used: every ns-*
+    # command imports this module for the config's _target (ns-train nerfacto included), which needs none of them.
+
     def populate_modules(self) -> None:
+        from ghnerf_ns.render.image_renderer import EncodeCache
+        from ghnerf_ns.viewer.controls import GHNeRFViewerControls
+
         # No super().populate_modules(): the base class only builds a collider, which a box-bounded model does not use.
         self.human_encoder = self.config.human_encoder.setup()
         network_config = replace(self.config.network, human_feature_channels=int(self.human_encoder.out_channels))
@@ -187,6 +184,8 @@ class GHNeRFModel(Model):
         ``box``: the person's 3D box at the sources' subject/frame (the human encoder then sees only the windows
         around it). It is fixed by (subject, frame), which the cache key already holds.
         """
+        from ghnerf_ns.render.image_renderer import human_features_for, source_cache_key, weights_version
+
         key = source_cache_key(sources, weights_version(self.network, self.human_encoder))
         return self._encode_cache.get_or_encode(
             key, lambda: self.network.encode(sources, human_features_for(self.human_encoder, sources, box))
@@ -194,6 +193,9 @@ class GHNeRFModel(Model):
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:
+        from ghnerf_ns.render.image_renderer import render_image
+        from ghnerf_ns.viewer.outputs import viewer_outputs
+
         resolved = self.resolve_camera(camera)
         if resolved is None:
             # A viewer camera turned away from the person (e.g. viser's default camera before the start camera is
@@ -216,4 +218,6 @@ class GHNeRFModel(Model):
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Any]
     ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
+        from ghnerf_ns.eval.image_metrics import image_metrics_and_images
+
         return image_metrics_and_images(outputs, batch, self._heatmap_sigma, self.config.keypoint_threshold)

@@ -20,6 +20,7 @@ from torchvision.utils import save_image
 from ghnerf_ns.data.datamanager import GHNeRFDataManager, GHNeRFDataManagerConfig
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.ghnerf_model import GHNeRFModelConfig
+from ghnerf_ns.keypoints.extractor import keypoint_extractor
 from ghnerf_ns.keypoints.keypoints3d import (
     FrameViews,
     KeypointQueryError,
@@ -30,7 +31,6 @@ from ghnerf_ns.keypoints.keypoints3d import (
 )
 from ghnerf_ns.model.geometry import cameras_to_opencv
 from ghnerf_ns.runtime import setup_runtime
-from ghnerf_ns.viewer.outputs import keypoint_extractor
 
 
 @dataclass

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Literal, Optional, Sequence, Union
 
 import numpy as np
-from scipy import ndimage
 
+# scipy.ndimage is imported in the functions that use it: importing it costs more than all of ghnerf_ns's entry
+# points (every ns-* command loads this module through the pipeline config; only keypoint extraction needs scipy).
 RankBy = Literal["smoothed", "raw"]
 _TRUNCATE = 4.0
 """Gaussian kernel radius in sigmas (scipy's default, as pytorch-openpose)."""
@@ -59,12 +60,16 @@ def gaussian_smooth(maps: np.ndarray, sigma: Union[float, Sequence[float]]) -> n
         raise ValueError(f"filter sigma must be >= 0, got {sigmas}")
     if all(s == 0 for s in sigmas):
         return maps.astype(np.float64, copy=True)
+    from scipy import ndimage
+
     return ndimage.gaussian_filter(maps.astype(np.float64), sigma=sigmas + [0.0], mode="reflect", truncate=_TRUNCATE)
 
 
 def _channel_separated_structure(ndim: int, connectivity: int) -> np.ndarray:
     if not 1 <= connectivity <= ndim:
         raise ValueError(f"connectivity must be in [1, {ndim}] for {ndim}D maps, got {connectivity}")
+    from scipy import ndimage
+
     spatial = ndimage.generate_binary_structure(ndim, connectivity)
     structure = np.zeros((3,) * (ndim + 1), dtype=bool)
     structure[..., 1] = spatial  # only the middle channel slice: regions never cross joint channels
@@ -140,6 +145,7 @@ def find_region_peaks(
         peaks.position[peaks.found] += offset
         return peaks
     smoothed = gaussian_smooth(raw, filter_sigma)
+    from scipy import ndimage
 
     labels, num_regions = ndimage.label(smoothed > threshold, structure=_channel_separated_structure(ndim, connectivity))
     position = np.zeros((num_joints, ndim), dtype=np.float64)

@@ -1,4 +1,5 @@
-"""Importing the plugin's entry points changes nothing in the process; building a GHNeRF pipeline sets it up."""
+"""Importing the plugin's entry points changes nothing in the process and loads only configs and their targets;
+building a GHNeRF pipeline sets the process up."""
 
 import os
 import subprocess
@@ -35,6 +36,29 @@ assert multiarray.scalar in serialization.get_safe_globals(), "building the pipe
 assert shutil.which("ffmpeg"), "building the pipeline did not make an ffmpeg available"
 print("ok")
 """
+
+LOADED = """
+import sys
+
+import dataparsers.specs
+import ghnerf_ns.ghnerf_config
+
+print(" ".join(sorted(name for name in sys.modules if name.split(".")[0] in ("ghnerf_ns", "dataparsers"))))
+"""
+
+USED_ONLY_BY_RUNS = ("ghnerf_ns.render", "ghnerf_ns.viewer", "ghnerf_ns.eval", "ghnerf_ns.cli", "ghnerf_ns.synth")
+"""Packages that whole-image rendering, the viewer, ns-eval's metrics and our CLIs import when they run."""
+
+
+def test_entry_points_load_configs_and_their_targets_only():
+    """Every ns-* command (``ns-train nerfacto`` included) imports the entry points: they load the config classes and
+    their ``_target`` classes (pipeline, data manager, model, network), not the modules that only a GHNeRF run uses
+    (benchmarks/README.md, "Plugin import cost")."""
+    result = subprocess.run([sys.executable, "-c", LOADED], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = result.stdout.split()
+    assert {"ghnerf_ns.ghnerf_config", "ghnerf_ns.pipeline", "ghnerf_ns.model.network", "dataparsers.specs"} <= set(loaded)
+    assert [name for name in loaded if name.startswith(USED_ONLY_BY_RUNS)] == []
 
 
 def test_entry_points_have_no_side_effects_and_the_pipeline_sets_up_the_process(tmp_path: Path):
