@@ -196,7 +196,10 @@ def loader_table(args: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     ratio = speeds["loader"] / speeds["model"]
     verdict = "ok" if ratio >= LOADER_TARGET_RATIO else "below"
-    print(f"\n## Training loader vs model step (ghnerf-tiny, CPU, {speeds['threads']} torch threads, load {load:.2f})\n")
+    print(
+        f"\n## Training loader vs model step (ghnerf-tiny, CPU, {speeds['threads']} torch threads, "
+        f"load {load:.2f})\n"
+    )
     print("| loader samples/s | model steps/s (loaded batch) | loader / model | training steps/s (loader feeding) |")
     print("|---|---|---|---|")
     print(

@@ -74,8 +74,10 @@ def train_args(method: str, data: Path, out: Path, name: str, steps: int, opts: 
         "ns-train", method, "--data", str(data), "--output-dir", str(out), "--experiment-name", name,
         "--timestamp", "run", "--max-num-iterations", str(steps), "--steps-per-save", str(max(steps, 1)),
         "--steps-per-eval-batch", never, "--steps-per-eval-image", never, "--steps-per-eval-all-images", never,
-        "--vis", "tensorboard", "--machine.device-type", "cpu", "--pipeline.datamanager.resolution", str(opts.resolution),
-        "--pipeline.datamanager.num-workers", "1", "--pipeline.model.loss.perceptual-weight", str(opts.perceptual_weight),
+        "--vis", "tensorboard", "--machine.device-type", "cpu",
+        "--pipeline.datamanager.resolution", str(opts.resolution),
+        "--pipeline.datamanager.num-workers", "1",
+        "--pipeline.model.loss.perceptual-weight", str(opts.perceptual_weight),
         "--pipeline.datamanager.train-num-rays-per-batch", str(opts.rays_per_batch),
         # The 64x64 perceptual patches are only needed by the perceptual loss (they are extra rays every step).
         "--pipeline.datamanager.num-patches", str(opts.num_patches if opts.perceptual_weight > 0 else 0),
@@ -123,10 +125,14 @@ def table(rows: List[Tuple[str, Dict[str, float], int, float]]) -> str:
 def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work-dir", type=Path, required=True, help="where data, runs, logs and eval JSONs go")
-    p.add_argument("--data", type=Path, default=None, help="existing ZJU-MoCap-layout dataset (default: synthesise one)")
+    p.add_argument(
+        "--data", type=Path, default=None, help="existing ZJU-MoCap-layout dataset (default: synthesise one)"
+    )
     p.add_argument("--budget-min", type=float, default=12.0, help="training wall-clock budget per method, minutes")
     p.add_argument("--resolution", type=int, default=64, help="working resolution (long side, multiple of 32)")
-    p.add_argument("--frames", type=int, default=2, help="frames per subject of the synthetic data (all are eval frames)")
+    p.add_argument(
+        "--frames", type=int, default=2, help="frames per subject of the synthetic data (all are eval frames)"
+    )
     p.add_argument("--cameras", type=int, default=6, help="cameras per subject of the synthetic data")
     p.add_argument("--train-subjects", nargs="+", default=TRAIN_SUBJECTS, help="ZJU subject ids used for training")
     p.add_argument("--test-subjects", nargs="+", default=TEST_SUBJECTS, help="unseen ZJU subject ids used for eval")
@@ -136,7 +142,9 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--dino-weights", type=Path, default=None, help="local DINO ViT-S/8 weights (else from scratch)")
     p.add_argument("--perceptual-weight", type=float, default=0.0, help="lambda_p (needs VGG weights; 0 offline)")
     p.add_argument("--rays-per-batch", type=int, default=1024, help="training rays per step (all methods)")
-    p.add_argument("--num-patches", type=int, default=4, help="perceptual-loss patches per step (only with lambda_p > 0)")
+    p.add_argument(
+        "--num-patches", type=int, default=4, help="perceptual-loss patches per step (only with lambda_p > 0)"
+    )
     p.add_argument("--timing-steps", type=int, default=5, help="iterations of each method's timing run")
     return p.parse_args(argv)
 

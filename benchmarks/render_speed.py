@@ -153,7 +153,12 @@ def bench_variant(variant: str, args, device: torch.device) -> Result:
             device,
         )
         video_frames = [
-            (t, scene.make_sources(K, w2c, scene.nearest_cameras(w2c, w2c[c], args.views, c), args.resolution, 1 + i, device))
+            (
+                t,
+                scene.make_sources(
+                    K, w2c, scene.nearest_cameras(w2c, w2c[c], args.views, c), args.resolution, 1 + i, device
+                ),
+            )
             for i, (t, c) in enumerate(zip(targets, target_ids))
         ][: args.repeats]
         video_renders = [lambda t=t, s=s: render_frame(model, s, t, chunk) for t, s in video_frames]
@@ -201,13 +206,17 @@ def print_tables(results: Dict[str, Result], args, device: torch.device) -> None
     base = results.get("enerf-heatmap")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\n## Render speed: {args.resolution}x{args.resolution}, {args.views} source views, {name}, load {load:.2f}\n")
+    print(
+        f"\n## Render speed: {args.resolution}x{args.resolution}, {args.views} source views, {name}, load {load:.2f}\n"
+    )
     print("| variant | rays/frame | viewer FPS | viewer ratio | video FPS | video ratio | peak MB |")
     print("|---|---|---|---|---|---|---|")
     for variant, r in results.items():
         viewer = ratio_cell("viewer", variant, r.viewer_fps / base.viewer_fps) if base else "-"
         video = ratio_cell("video", variant, r.video_fps / base.video_fps) if base else "-"
-        print(f"| {variant} | {r.rays} | {r.viewer_fps:.3f} | {viewer} | {r.video_fps:.3f} | {video} | {r.peak_mb:.0f} |")
+        print(
+            f"| {variant} | {r.rays} | {r.viewer_fps:.3f} | {viewer} | {r.video_fps:.3f} | {video} | {r.peak_mb:.0f} |"
+        )
     print("\n## Per-stage time of one video-case frame (ms)\n")
     columns = [*STAGES, "outputs"]
     print("| variant | " + " | ".join(columns) + " | total |")
@@ -238,7 +247,10 @@ def main() -> None:
     for variant in variants:
         results[variant] = run_isolated(variant, sys.argv[1:])
         r = results[variant]
-        print(f"{variant}: viewer {r.viewer_fps:.3f} FPS, video {r.video_fps:.3f} FPS, peak {r.peak_mb:.0f} MB", flush=True)
+        print(
+            f"{variant}: viewer {r.viewer_fps:.3f} FPS, video {r.video_fps:.3f} FPS, peak {r.peak_mb:.0f} MB",
+            flush=True,
+        )
     print_tables(results, args, device)
 
 

@@ -49,7 +49,8 @@ def human_box(device: torch.device) -> Tensor:
 
 
 def nearest_cameras(w2c: Tensor, target: Tensor, count: int, exclude: int) -> List[int]:
-    """Indices of the ``count`` rig cameras nearest to the target camera centre (ENeRF's rule), excluding ``exclude``."""
+    """Indices of the ``count`` rig cameras nearest to the target camera centre (ENeRF's rule), excluding
+    ``exclude``."""
     centers = -(w2c[:, :3, :3].transpose(1, 2) @ w2c[:, :3, 3:])[..., 0]
     target_center = -(target[:3, :3].T @ target[:3, 3])
     order = torch.argsort(torch.linalg.norm(centers - target_center, dim=-1)).tolist()

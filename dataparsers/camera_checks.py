@@ -97,7 +97,9 @@ def probe_image_size(path: Path) -> Tuple[int, int]:
         with Image.open(path) as image:
             return image.size
     except (UnidentifiedImageError, OSError) as err:
-        raise DatasetFormatError(f"{path}: cannot read the image header ({err}); the image is corrupt: re-download it") from None
+        raise DatasetFormatError(
+            f"{path}: cannot read the image header ({err}); the image is corrupt: re-download it"
+        ) from None
 
 
 def nearest_view_angles(w2c: np.ndarray) -> np.ndarray:

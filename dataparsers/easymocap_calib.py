@@ -55,7 +55,9 @@ class _Storage:
             self.fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
             opened = self.fs.isOpened()
         except Exception as err:  # cv2.error surfaces as SystemError from the constructor
-            raise DatasetFormatError(f"{path}: not a readable OpenCV FileStorage YAML file ({str(err)[:200]})") from None
+            raise DatasetFormatError(
+                f"{path}: not a readable OpenCV FileStorage YAML file ({str(err)[:200]})"
+            ) from None
         if not opened:
             raise DatasetFormatError(f"{path}: cannot be opened as an OpenCV FileStorage YAML file")
 
@@ -117,7 +119,9 @@ def read_calibration(intri_path: Path, extri_path: Path) -> Calibration:
         if rot is None:
             rvec = extri.matrix(f"R_{name}")
             if rvec is None:
-                raise DatasetFormatError(f"{extri_path}: camera {name} has neither Rot_{name} (3x3) nor R_{name} (Rodrigues)")
+                raise DatasetFormatError(
+                    f"{extri_path}: camera {name} has neither Rot_{name} (3x3) nor R_{name} (Rodrigues)"
+                )
             rot = _rodrigues(as_float_array(rvec, (3,), extri_path, f"R_{name}"))
         rot = as_float_array(rot, (3, 3), extri_path, f"Rot_{name}")
         t = extri.matrix(f"T_{name}")
@@ -127,7 +131,9 @@ def read_calibration(intri_path: Path, extri_path: Path) -> Calibration:
         w2c[name] = np.concatenate([rot, t[:, None]], axis=1)
     stacked_K = np.stack([K[n] for n in names])
     stacked = np.stack([w2c[n] for n in names])
-    check_cameras(stacked_K, np.broadcast_to(np.eye(3), stacked.shape[:1] + (3, 3)), stacked[:, :, 3], intri_path, names)
+    check_cameras(
+        stacked_K, np.broadcast_to(np.eye(3), stacked.shape[:1] + (3, 3)), stacked[:, :, 3], intri_path, names
+    )
     check_cameras(np.broadcast_to(np.eye(3), stacked_K.shape), stacked[:, :, :3], stacked[:, :, 3], extri_path, names)
     centres = -np.einsum("cji,cj->ci", stacked[:, :, :3], stacked[:, :, 3])
     radius = float(np.linalg.norm(centres - centres.mean(0), axis=1).max())

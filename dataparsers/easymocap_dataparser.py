@@ -169,7 +169,8 @@ class EasyMocapDataParser(HumanDataParser):
                     missing.append(rel)
         return SubjectData(
             targets=targets, sources=sources, folder=folder, smpl_files=smpl_files, smpl_missing=missing,
-            smpl_label=f"SMPL vertices ({cfg.vertices_folder}/, +-{cfg.box_padding} m)", keypoints_label="OpenPose JSON",
+            smpl_label=f"SMPL vertices ({cfg.vertices_folder}/, +-{cfg.box_padding} m)",
+            keypoints_label="OpenPose JSON",
         )  # fmt: skip
 
     @staticmethod
@@ -247,7 +248,8 @@ class EasyMocapDataParser(HumanDataParser):
             expected = calib.size[cameras[c]]
             if expected is not None and tuple(expected) != tuple(sizes[c]):
                 raise DatasetFormatError(
-                    f"{tree.path(prefix + 'intri.yml')}: camera {cameras[c]} was calibrated at {expected[0]}x{expected[1]} "
+                    f"{tree.path(prefix + 'intri.yml')}: camera {cameras[c]} was calibrated at "
+                    f"{expected[0]}x{expected[1]} "
                     f"(W_/H_) but its images are {sizes[c][0]}x{sizes[c][1]}; scale K (and W_, H_) to the image size"
                 )
         K = np.stack([calib.K[name] for name in cameras])

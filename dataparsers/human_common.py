@@ -1,7 +1,7 @@
 """The contract between the human dataparsers and the GHNeRF method.
 
-The dataparsers (ZJU-MoCap, RenderPeople, EasyMocap) return nerfstudio ``DataparserOutputs`` whose ``metadata`` holds two
-:class:`HumanImageIndex` objects under the keys below:
+The dataparsers (ZJU-MoCap, RenderPeople, EasyMocap) return nerfstudio ``DataparserOutputs`` whose ``metadata`` holds
+two :class:`HumanImageIndex` objects under the keys below:
 
 - ``TARGETS_KEY``: one row per image of the split, aligned with ``image_filenames`` / ``cameras``.
 - ``SOURCES_KEY``: the *input* cameras (source-view pool) of every subject of the split. For the training split
@@ -26,7 +26,8 @@ SOURCES_KEY = "ghnerf_sources"
 """``DataparserOutputs.metadata`` key of the split subjects' input-camera images (a :class:`HumanImageIndex`)."""
 
 OPENPOSE_DIRNAME = "openpose"
-"""Folder (beside the image folders) of optional per-image OpenPose JSON files: ``openpose/<cam>/<stem>_keypoints.json``."""
+"""Folder (beside the image folders) of optional per-image OpenPose JSON files:
+``openpose/<cam>/<stem>_keypoints.json``."""
 CSE_DIRNAME = "cse"
 """Folder (beside the image folders) of optional per-image CSE targets: ``cse/<cam>/<stem>.npy``, shape (h, w, D),
 float16/float32, NaN where there is no body (DensePose CSE teacher output, any resolution: resized at load)."""
@@ -73,8 +74,9 @@ class HumanImageIndex:
     height: np.ndarray
     """(N,) int32: native image height in pixels."""
     keypoints_2d: np.ndarray
-    """(N, 25, 3) float32: BODY_25 (x, y, confidence) in native, *distorted* pixel coordinates (as annotated); confidence
-    0 marks a missing joint. Where OpenPose JSON files exist they are read lazily instead (``keypoint_files``)."""
+    """(N, 25, 3) float32: BODY_25 (x, y, confidence) in native, *distorted* pixel coordinates (as annotated);
+    confidence 0 marks a missing joint. Where OpenPose JSON files exist they are read lazily instead
+    (``keypoint_files``)."""
     keypoint_files: List[Optional[Path]]
     """Per row: an OpenPose ``*_keypoints.json`` that replaces/completes ``keypoints_2d`` for that image, or None."""
     cse_files: List[Optional[Path]]

@@ -40,7 +40,8 @@ def option_flag(option: str) -> str:
 
 
 def index_range(spec: Tuple[int, int, int], available: int, option: str) -> List[int]:
-    """Ids from a ``(start, end, step)`` option over ``available`` items; ``end`` -1 (or past the end) = through the last.
+    """Ids from a ``(start, end, step)`` option over ``available`` items; ``end`` -1 (or past the end) = through the
+    last.
 
     Raises:
         DatasetFormatError: a non-positive step (naming ``option``).
@@ -55,7 +56,8 @@ def index_range(spec: Tuple[int, int, int], available: int, option: str) -> List
 def view_ids(
     spec: Tuple[int, int, int], explicit: Sequence[int], num_cameras: int, option: str, where: str
 ) -> List[int]:
-    """Camera ids: the explicit list when given (checked against ``num_cameras``), else the ``(start, end, step)`` range."""
+    """Camera ids: the explicit list when given (checked against ``num_cameras``), else the ``(start, end, step)``
+    range."""
     if explicit:
         bad = [c for c in explicit if not 0 <= c < num_cameras]
         if bad:

@@ -87,7 +87,14 @@ class DatasetTree:
         out = []
         prefix = base + "/"
         for name in names:
-            if not name or name.startswith(("/", "\\")) or ".." in name or "./" in name or "//" in name or name[1:2] == ":":
+            if (
+                not name
+                or name.startswith(("/", "\\"))
+                or ".." in name
+                or "./" in name
+                or "//" in name
+                or name[1:2] == ":"
+            ):
                 out.append(self.relative(posixpath.join(base, name) if name else "", source, what))
             else:
                 out.append(prefix + name)

@@ -129,7 +129,9 @@ def keypoint_box(
     for joint in range(NUM_JOINTS):
         views = np.flatnonzero(seen[:, joint])
         if len(views) >= 2:
-            X = triangulate_joint(w2c[views], xy[views, joint], keypoints[views, joint, 2], focal[views], tolerance[views])
+            X = triangulate_joint(
+                w2c[views], xy[views, joint], keypoints[views, joint, 2], focal[views], tolerance[views]
+            )
             if X is not None:
                 points.append(X)
     if len(points) < MIN_JOINTS:
@@ -213,10 +215,10 @@ def mask_hull_box(
     padding: float,
 ) -> Optional[Float[np.ndarray, "2 3"]]:
     """(min, max) box of the coarse visual hull of one frame's silhouettes + ``padding`` metres; None if empty."""
+    image_corners = [np.array([[-0.5, -0.5], [W - 0.5, -0.5], [-0.5, H - 0.5], [W - 0.5, H - 0.5]]) for W, H in sizes]
     max_radius = np.array([
-        1.2 * np.linalg.norm(undistort_normalized(np.array([[-0.5, -0.5], [W - 0.5, -0.5], [-0.5, H - 0.5], [W - 0.5, H - 0.5]]),
-                                                  K[v], dist[v]), axis=1).max()
-        for v, (W, H) in enumerate(sizes)
+        1.2 * np.linalg.norm(undistort_normalized(corners, K[v], dist[v]), axis=1).max()
+        for v, corners in enumerate(image_corners)
     ])  # fmt: skip
     centre, distance = _look_point(w2c)
     half = np.full(3, float(np.clip(0.75 * distance, 1.5, 8.0)))

@@ -190,7 +190,8 @@ class RenderPeopleDataParser(HumanDataParser):
     def _num_poses(tree: DatasetTree, subject: str, names: List[str]) -> int:
         """Poses available: highest pose number among the first camera's images + 1."""
         listing = tree.listing(f"{subject}/img/{names[0]}") or {}
-        numbers = [int(stem) for stem, ext in map(posixpath.splitext, listing) if stem.isdigit() and ext in IMAGE_SUFFIXES]
+        stems = map(posixpath.splitext, listing)
+        numbers = [int(stem) for stem, ext in stems if stem.isdigit() and ext in IMAGE_SUFFIXES]
         return max(numbers) + 1 if numbers else 0
 
     def _smpl_boxes(self, tree: DatasetTree, subject: str, poses: List[int]) -> Dict[int, np.ndarray]:
@@ -240,7 +241,9 @@ class RenderPeopleDataParser(HumanDataParser):
         for pose in poses:
             stem = f"{pose:04d}"
             for c in cameras:
-                rows.add(pose, c, folders[c], [stem + e for e in IMAGE_SUFFIXES], f"{subject}/img/{names[c]}/{stem}.jpg")
+                rows.add(
+                    pose, c, folders[c], [stem + e for e in IMAGE_SUFFIXES], f"{subject}/img/{names[c]}/{stem}.jpg"
+                )
         rows.report("mask/", "--use-masks False", keypoints_in_memory=False)
         # SHERF renders every camera at one resolution: one header per subject (no pixels decoded).
         sizes = rows.camera_sizes(len(names), one_size=True)

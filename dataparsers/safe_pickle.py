@@ -93,8 +93,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         obj = _allowed_globals().get((module, name))
         if obj is None:
             raise DatasetFormatError(
-                f"{self.source}: refusing to unpickle '{module}.{name}' (only plain data and numpy arrays are allowed in "
-                "dataset files); the file is not a genuine dataset file: re-download or re-create it"
+                f"{self.source}: refusing to unpickle '{module}.{name}' (only plain data and numpy arrays are "
+                "allowed in dataset files); the file is not a genuine dataset file: re-download or re-create it"
             )
         return obj
 
@@ -181,4 +181,3 @@ def load_npz(path: Path) -> Dict[str, np.ndarray]:
     except zipfile.BadZipFile as err:
         raise DatasetFormatError(f"{path}: not a valid .npz archive ({err}); re-download or re-create it") from None
     return out
-

@@ -23,5 +23,7 @@ renderpeople_dataparser = DataParserSpecification(
 
 easymocap_dataparser = DataParserSpecification(
     config=EasyMocapDataParserConfig(),
-    description="One's own capture in the EasyMocap/EasyVolcap layout (intri.yml, extri.yml, images/<cam>/, masks/<cam>/)",
+    description=(
+        "One's own capture in the EasyMocap/EasyVolcap layout (intri.yml, extri.yml, images/<cam>/, masks/<cam>/)"
+    ),
 )

@@ -64,7 +64,8 @@ class SubjectRows:
         self.attempts = 0
 
     def add(self, frame: int, camera: int, folders: CameraFolders, names: Sequence[str], shown: str) -> None:
-        """One (frame, camera): the first of ``names`` that exists in the image folder; ``shown`` names it in reports."""
+        """One (frame, camera): the first of ``names`` that exists in the image folder; ``shown`` names it in
+        reports."""
         self.attempts += 1
         image = None
         for name in names:
@@ -112,8 +113,8 @@ class SubjectRows:
         missing_keypoints = sum(f is None for f in self.keypoint_files)
         if missing_keypoints and not keypoints_in_memory:
             CONSOLE.print(
-                f"[bold yellow]Warning: {self.subject}: {missing_keypoints} of {len(self.images)} images have no OpenPose "
-                f"file in {OPENPOSE_DIRNAME}/; their joints are masked (confidence 0)"
+                f"[bold yellow]Warning: {self.subject}: {missing_keypoints} of {len(self.images)} images have no "
+                f"OpenPose file in {OPENPOSE_DIRNAME}/; their joints are masked (confidence 0)"
             )
 
     def camera_sizes(self, num_cameras: int, one_size: bool = False) -> np.ndarray:

@@ -129,4 +129,6 @@ def read_zju_annots(tree: DatasetTree, subject: str) -> ZJUAnnots:
         kp[bad] = 0.0
         kpts2d[f] = kp
     w2c = np.concatenate([R, T[..., None]], axis=-1)
-    return ZJUAnnots(K=K, w2c=w2c, dist=dist, image_paths=image_paths, kpts2d=kpts2d, frames_without_kpts=frames_without_kpts)
+    return ZJUAnnots(
+        K=K, w2c=w2c, dist=dist, image_paths=image_paths, kpts2d=kpts2d, frames_without_kpts=frames_without_kpts
+    )

@@ -7,8 +7,9 @@ is removed when images are loaded.
 
 Defaults follow ENeRF's ZJU-MoCap protocol (``lib/datasets/zjumocap/enerf.py``, ``configs/enerf/zjumocap``): input
 (source/training) cameras are the even camera indices, test cameras the odd ones; training uses frames 0..599 and
-evaluation every 100th of them; masks from ``mask/`` (falling back to ``mask_cihp/``); human box = SMPL vertex bounds
-+- 0.1 m (frames without a vertex file: triangulated kpts2d, see ``dataparsers.person_box``). Subjects are split between training and testing so that test people are never seen in training.
+evaluation every 100th of them; masks from ``mask/`` (falling back to ``mask_cihp/``); human box = SMPL vertex bounds +-
+0.1 m (frames without a vertex file: triangulated kpts2d, see ``dataparsers.person_box``). Subjects are split between
+training and testing so that test people are never seen in training.
 """
 
 import posixpath

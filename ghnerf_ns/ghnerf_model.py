@@ -90,7 +90,9 @@ class GHNeRFModel(Model):
             groups["human_encoder"] = encoder_params
         return {name: params for name, params in groups.items() if params}
 
-    def get_training_callbacks(self, training_callback_attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
+    def get_training_callbacks(
+        self, training_callback_attributes: TrainingCallbackAttributes
+    ) -> List[TrainingCallback]:
         # Built when training starts (not for eval/viewing), so a missing VGG file stops training at once with a
         # clear message while ns-eval/ns-viewer never need it.
         self._perceptual = self.config.loss.make_perceptual_loss()
@@ -120,7 +122,9 @@ class GHNeRFModel(Model):
             metrics["heatmap_mse"] = heatmap_loss(cascade.fine.heatmaps.detach(), batch.heatmaps, batch.joints_valid)
         return metrics
 
-    def get_loss_dict(self, outputs: Dict, batch: TrainingBatch, metrics_dict: Optional[Dict] = None) -> Dict[str, Tensor]:
+    def get_loss_dict(
+        self, outputs: Dict, batch: TrainingBatch, metrics_dict: Optional[Dict] = None
+    ) -> Dict[str, Tensor]:
         cascade: CascadeOutputs = outputs["cascade"]
         cfg = self.config.loss
         coarse_cfg, fine_cfg = self.network.levels
@@ -152,7 +156,9 @@ class GHNeRFModel(Model):
         subject/frame with the nearest input cameras by position (ENeRF's interactive renderer). None for a viewer
         camera with the person's whole box behind it (a dataset camera that does not see its box is an error)."""
         if self._bank is None:
-            raise RuntimeError("the model has no SourceViewBank: build it through GHNeRFPipeline (ns-train/ns-eval/ns-viewer)")
+            raise RuntimeError(
+                "the model has no SourceViewBank: build it through GHNeRFPipeline (ns-train/ns-eval/ns-viewer)"
+            )
         K, w2c = cameras_to_opencv(camera.to(self.device))
         K, w2c = K.reshape(3, 3).float(), w2c.reshape(4, 4).float()
         height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
@@ -209,11 +215,15 @@ class GHNeRFModel(Model):
         target, entries, label = resolved
         sources = self._bank.load(entries).to(self.device)
         self.viewer_controls.show_sources(label)
-        raw = render_image(self.network, self.encode_sources(sources, target.box), target, self.config.eval_num_rays_per_chunk)
+        raw = render_image(
+            self.network, self.encode_sources(sources, target.box), target, self.config.eval_num_rays_per_chunk
+        )
         # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE for the per-image metrics.
         meta = camera.metadata or {}
         keep_raw = ROW_KEY in meta and SPLIT_KEY in meta
-        return viewer_outputs(raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold, keep_raw_maps=keep_raw)
+        return viewer_outputs(
+            raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold, keep_raw_maps=keep_raw
+        )
 
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Any]

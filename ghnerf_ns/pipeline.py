@@ -75,7 +75,9 @@ class GHNeRFPipeline(VanillaPipeline):
             self._model = DistributedDataParallel(self._model, device_ids=None, find_unused_parameters=True)
         dm = self.datamanager
         bank = SourceViewBank(dm.source_pools(), resolution=dm.config.resolution, cache_size=config.source_cache_size)
-        self.model.attach_data(bank=bank, targets={0: dm.train_targets, 1: dm.eval_targets}, heatmap_sigma=dm.config.heatmap_sigma)
+        self.model.attach_data(
+            bank=bank, targets={0: dm.train_targets, 1: dm.eval_targets}, heatmap_sigma=dm.config.heatmap_sigma
+        )
 
     def get_train_loss_dict(self, step: int):
         camera, batch = self.datamanager.next_train(step)
@@ -116,7 +118,9 @@ class GHNeRFPipeline(VanillaPipeline):
         """Metrics of every eval image (and, with ``output_path``, their comparison images written as PNGs)."""
         return self._evaluate_images(output_path)[0]
 
-    def _evaluate_images(self, output_path: Optional[Path]) -> Tuple[List[Dict[str, float]], Dict[Tuple[str, int], FrameViews]]:
+    def _evaluate_images(
+        self, output_path: Optional[Path]
+    ) -> Tuple[List[Dict[str, float]], Dict[Tuple[str, int], FrameViews]]:
         self.eval()
         results: List[Dict[str, float]] = []
         frames: Dict[Tuple[str, int], FrameViews] = {}
@@ -125,7 +129,9 @@ class GHNeRFPipeline(VanillaPipeline):
         extractor = keypoint_extractor(self.model.config.keypoint_threshold)
         if output_path is not None:
             output_path.mkdir(parents=True, exist_ok=True)
-        with Progress(TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        with Progress(
+            TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+        ) as bar:
             task = bar.add_task("eval", total=len(loader))
             for idx, (camera, batch) in enumerate(loader):
                 start = time()
@@ -179,9 +185,9 @@ def aggregate_image_metrics(
 ) -> Dict[str, Optional[float]]:
     """Mean (and std) of each metric over the images where it is defined; pooled PCK; counts of images used.
 
-    ``per_frame`` holds :func:`~ghnerf_ns.keypoints.keypoints3d.frame_mpjpe_metrics` of each eval frame: MPJPE is pooled over
-    all compared joints of all frames (like PCK), with the joint, missing-joint and frame counts reported beside it;
-    it is None when no joint could be compared (JSON ``null``, never NaN).
+    ``per_frame`` holds :func:`~ghnerf_ns.keypoints.keypoints3d.frame_mpjpe_metrics` of each eval frame: MPJPE is pooled
+    over all compared joints of all frames (like PCK), with the joint, missing-joint and frame counts reported beside
+    it; it is None when no joint could be compared (JSON ``null``, never NaN).
     """
     if not per_image:
         raise ValueError("no eval images: check the eval split (test subjects, eval frames, test cameras)")

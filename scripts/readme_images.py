@@ -7,7 +7,8 @@
   client (an input camera of GHNERF_SUBJECT / GHNERF_FRAME).
 
 The viewer and browser helpers are the end-to-end tests' (:mod:`ghnerf_ns.viewer.remote_client`), so the pictures are
-made the way the tests exercise the viewer. The viewer runs in its own process group and is stopped on exit, error or not.
+made the way the tests exercise the viewer. The viewer runs in its own process group and is stopped on exit, error or
+not.
 """
 
 import argparse

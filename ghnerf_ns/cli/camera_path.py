@@ -1,8 +1,10 @@
-"""``ghnerf-camera-path``: an orbit around one subject at one frame, as a camera-path JSON for ``ns-render camera-path``.
+"""``ghnerf-camera-path``: an orbit around one subject at one frame, as a camera-path JSON for
+``ns-render camera-path``.
 
     ghnerf-camera-path --load-config outputs/.../config.yml --output-path orbit.json --subject 386 --frame 0
     GHNERF_SUBJECT=CoreView_386 GHNERF_FRAME=0 ns-render camera-path --load-config outputs/.../config.yml \\
-        --camera-path-filename orbit.json --rendered-output-names rgb heatmap_overlay keypoints_overlay --output-path orbit.mp4
+        --camera-path-filename orbit.json --output-path orbit.mp4 \\
+        --rendered-output-names rgb heatmap_overlay keypoints_overlay
 
 The orbit circles the centre of the subject's 3D box, at the box centre's height, around the world's up axis. The up
 axis is the mean up vector of the subject's input cameras (ZJU-MoCap's world is -z up), never assumed. The radius and

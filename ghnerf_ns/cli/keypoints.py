@@ -8,7 +8,8 @@ test protocol's source views, or ``--orbit N`` virtual cameras circling the huma
   image; missing joints are ``0, 0, 0``. They read back with ``dataparsers.openpose_json.read_openpose_json``;
 * ``<output-dir>/<subject>/<frame:06d>_keypoints3d.json``: joint names and both 3D estimates (xyz in metres in the
   dataset's world frame, score, valid): ``volumetric`` (3D peaks of the density-weighted volumetric heatmap, see
-  :mod:`ghnerf_ns.keypoints.keypoints3d`) and ``triangulated`` (DLT of the rendered views' 2D keypoints), plus the cameras used;
+  :mod:`ghnerf_ns.keypoints.keypoints3d`) and ``triangulated`` (DLT of the rendered views' 2D keypoints), plus the
+  cameras used;
 * with ``--overlays``: ``<subject>/<camera>/<frame:06d>_keypoints.png`` (skeleton drawn on the render).
 """
 
@@ -75,7 +76,10 @@ class KeypointsCLI:
         extractor = self.keypoints.setup()
         jobs = self._jobs(pipeline)
         with Progress(
-            TextColumn("[bold]keypoints[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+            TextColumn("[bold]keypoints[/bold] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
         ) as bar:
             task = bar.add_task("", total=len(jobs))
             for subject, frame, views in jobs:
@@ -102,7 +106,9 @@ class KeypointsCLI:
             frames = self.frames if self.frames is not None else sorted(table[subject])
             missing = [f for f in frames if f not in table[subject]]
             if missing:
-                raise KeypointsCLIError(f"--frames: {subject} has no eval frame {missing}; it has {sorted(table[subject])}")
+                raise KeypointsCLIError(
+                    f"--frames: {subject} has no eval frame {missing}; it has {sorted(table[subject])}"
+                )
             for frame in frames:
                 rows = table[subject][frame]
                 if self.orbit > 0:
@@ -161,7 +167,9 @@ class KeypointsCLI:
             K, w2c = K.to(model.device), w2c.to(model.device)
             box = torch.from_numpy(model._bank.box(subject, frame)).to(model.device).float()
             target = TargetView(K=K, w2c=w2c, height=height, width=width, box=box, near_far=box_near_far(box, w2c))
-            entries = model._bank.select(subject, frame, w2c.cpu().numpy(), model.config.num_source_views, use_rotation=False)
+            entries = model._bank.select(
+                subject, frame, w2c.cpu().numpy(), model.config.num_source_views, use_rotation=False
+            )
             sources = model._bank.load(entries).to(model.device)
             with torch.no_grad():
                 raw = render_image(

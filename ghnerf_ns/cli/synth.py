@@ -2,7 +2,8 @@
 
     ghnerf-synth zju --out data/zju_synth --subjects 313 386 --frames 10 --cameras 12 --resolution 128
     ghnerf-synth renderpeople --out data/rp_synth --subjects 4 --poses 10 --cameras 36 --resolution 128
-    ghnerf-synth easymocap --out data/em_synth --subjects 4 --frames 4 --cameras 8 --resolution 128 --mixed-sizes --no-smpl
+    ghnerf-synth easymocap --out data/em_synth --subjects 4 --frames 4 --cameras 8 --resolution 128 \\
+        --mixed-sizes --no-smpl
 
 Also runnable as ``python -m ghnerf_ns.cli.synth``.
 """

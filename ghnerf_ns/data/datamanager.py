@@ -56,9 +56,12 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     eval_num_views: int = 2
     """Source views at test time (the paper: 2)."""
     heatmap_sigma: float = 7.0
-    """Standard deviation, in working-resolution pixels, of the ground-truth joint Gaussians. The paper does not state it; 7 px at 512 is OpenPose's (the paper's teacher and baseline) and matches the scale of the paper's heatmap MSE (about 3e-4, while predicting 0 everywhere scores 5.9e-4 at 7 px and 4.8e-5 at 2 px)."""
+    """Standard deviation, in working-resolution pixels, of the ground-truth joint Gaussians. The paper does not state
+    it; 7 px at 512 is OpenPose's (the paper's teacher and baseline) and matches the scale of the paper's heatmap MSE
+    (about 3e-4, while predicting 0 everywhere scores 5.9e-4 at 7 px and 4.8e-5 at 2 px)."""
     joint_ray_fraction: float = 0.0
-    """Fraction of the training rays drawn around the target's projected 2D joints (Gaussian offsets of joint-ray-spread heatmap sigmas); the rest follow ENeRF's mask rule. 0 = ENeRF's rule only (a few rays per joint per batch)."""
+    """Fraction of the training rays drawn around the target's projected 2D joints (Gaussian offsets of joint-ray-spread
+    heatmap sigmas); the rest follow ENeRF's mask rule. 0 = ENeRF's rule only (a few rays per joint per batch)."""
     joint_ray_spread: float = 1.5
     """Standard deviation of the joint-centred rays' offsets from their joint, in units of heatmap-sigma."""
     num_workers: int = 2
@@ -207,7 +210,8 @@ class GHNeRFDataManager(DataManager):
         CONSOLE.print(
             f"[bold]GHNeRF training data:[/bold] {len(self.train_targets)} target images of "
             f"{len(set(self.train_targets.subject_idx.tolist()))} subjects, "
-            f"{len(self.eval_targets)} eval images of {len(set(self.eval_targets.subject_idx.tolist()))} unseen subjects; "
+            f"{len(self.eval_targets)} eval images of "
+            f"{len(set(self.eval_targets.subject_idx.tolist()))} unseen subjects; "
             f"{self._parse_skip_summary()}"
         )
 
@@ -216,7 +220,8 @@ class GHNeRFDataManager(DataManager):
         if not skipped:
             return "no image skipped"
         reasons = ", ".join(f"{r.files} ({why})" for why, r in skipped.items())
-        return f"skipped {sum(r.files for r in skipped.values())} images: {reasons}; see {REPORT_FILENAME} in the run folder"
+        count = sum(r.files for r in skipped.values())
+        return f"skipped {count} images: {reasons}; see {REPORT_FILENAME} in the run folder"
 
     # ------------------------------------------------------------------------------------------------ report
     def record_issues(self, issues: Mapping[str, List[str]]) -> None:
@@ -234,7 +239,9 @@ class GHNeRFDataManager(DataManager):
         if self._report_path is not None and self.rank == 0:
             self.skip_report.write(self._report_path)
 
-    def get_training_callbacks(self, training_callback_attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
+    def get_training_callbacks(
+        self, training_callback_attributes: TrainingCallbackAttributes
+    ) -> List[TrainingCallback]:
         """Learn the run folder from the trainer, write the report there now and refresh it periodically."""
         trainer = training_callback_attributes.trainer
         base_dir = getattr(trainer, "base_dir", None)

@@ -57,7 +57,8 @@ def working_cameras(index: HumanImageIndex, resolution: int, split_id: int) -> C
 
 
 def camera_major_order(camera: np.ndarray, subject_idx: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Rows sorted by (camera, subject, frame) (per-row arrays of a HumanImageIndex): the training split's display order."""
+    """Rows sorted by (camera, subject, frame) (per-row arrays of a HumanImageIndex): the training split's display
+    order."""
     return np.lexsort((frame, subject_idx, camera)).astype(np.int64)
 
 
@@ -65,7 +66,12 @@ class HumanImageDataset(InputDataset):
     """A split's target images, decoded on access (undistorted, masked, working resolution)."""
 
     def __init__(
-        self, dataparser_outputs: DataparserOutputs, resolution: int, split_id: int, heatmap_sigma: float, with_cse: bool = True
+        self,
+        dataparser_outputs: DataparserOutputs,
+        resolution: int,
+        split_id: int,
+        heatmap_sigma: float,
+        with_cse: bool = True,
     ):
         outputs = copy(dataparser_outputs)
         # InputDataset composites masks itself when mask_filenames are set; we do ENeRF's masking in load_view instead.
@@ -76,8 +82,13 @@ class HumanImageDataset(InputDataset):
         self.split_id = split_id
         self.with_cse = with_cse
         self.heatmap_sigma = heatmap_sigma
-        # Dataset position -> index row (identity for the eval split, whose order ns-render dataset's file names follow).
-        self.rows = camera_major_order(self.index.camera, self.index.subject_idx, self.index.frame) if split_id == 0 else np.arange(len(self.index), dtype=np.int64)
+        # Dataset position -> index row (identity for the eval split, whose order ns-render dataset's file names
+        # follow).
+        self.rows = (
+            camera_major_order(self.index.camera, self.index.subject_idx, self.index.frame)
+            if split_id == 0
+            else np.arange(len(self.index), dtype=np.int64)
+        )
         self._positions = np.argsort(self.rows)
         self.cameras = working_cameras(self.index, resolution, split_id)[torch.from_numpy(self.rows)]
 

@@ -104,7 +104,9 @@ def undistort_keypoints(keypoints: np.ndarray, K: np.ndarray, dist: np.ndarray) 
     return out
 
 
-def _load_cse(path: Path, K: np.ndarray, dist: np.ndarray, native: Tuple[int, int], K_work: np.ndarray, work: Tuple[int, int]) -> np.ndarray:
+def _load_cse(
+    path: Path, K: np.ndarray, dist: np.ndarray, native: Tuple[int, int], K_work: np.ndarray, work: Tuple[int, int]
+) -> np.ndarray:
     """Resample a (h, w, D) CSE map (any resolution, distorted image space) into the undistorted working camera."""
     cse = np.load(path, allow_pickle=False)
     if cse.ndim != 3:
@@ -118,7 +120,9 @@ def _load_cse(path: Path, K: np.ndarray, dist: np.ndarray, native: Tuple[int, in
     map_x *= w / native[0]
     map_y *= h / native[1]
     channels = [
-        cv2.remap(cse[..., c : c + 4], map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+        cv2.remap(
+            cse[..., c : c + 4], map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan
+        )
         for c in range(0, cse.shape[-1], 4)
     ]
     channels = [c[..., None] if c.ndim == 2 else c for c in channels]

@@ -113,7 +113,10 @@ class SkipReport:
 
     def to_dict(self) -> Dict[str, object]:
         def table(counts: Dict[str, ReasonCount]) -> Dict[str, Dict[str, object]]:
-            return {why: {"files": r.files, "occurrences": r.occurrences, "examples": r.examples} for why, r in counts.items()}
+            return {
+                why: {"files": r.files, "occurrences": r.occurrences, "examples": r.examples}
+                for why, r in counts.items()
+            }
 
         return {
             "images_used": dict(self.images_used),

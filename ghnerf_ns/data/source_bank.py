@@ -77,7 +77,9 @@ class SourceViewBank:
         group = self._groups.get((subject, int(frame)))
         if not group:
             known = ", ".join(s.name for s in self.subjects) or "none"
-            raise KeyError(f"no input cameras for subject {subject!r} frame {frame} (subjects with source views: {known})")
+            raise KeyError(
+                f"no input cameras for subject {subject!r} frame {frame} (subjects with source views: {known})"
+            )
         return group
 
     def _pool_c2w(self, group: Sequence[Tuple[int, int]]) -> np.ndarray:

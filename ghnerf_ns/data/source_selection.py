@@ -52,7 +52,8 @@ def nearest_source_views(
 
 
 def sample_num_views(rng: np.random.Generator, choices: Sequence[int], probs: Sequence[float]) -> int:
-    """Draw the number of source views for one training batch (ENeRF's ``EnerfBatchSampler``: 2 w.p. 0.9, 3 w.p. 0.1)."""
+    """Draw the number of source views for one training batch (ENeRF's ``EnerfBatchSampler``: 2 w.p. 0.9, 3 w.p.
+    0.1)."""
     p = np.asarray(probs, dtype=np.float64)
     if len(choices) != len(p) or len(choices) == 0 or np.any(p < 0) or p.sum() <= 0:
         raise ValueError(f"source-view choices {list(choices)} and probabilities {list(probs)} do not match")
@@ -64,7 +65,8 @@ def training_source_views(rng: np.random.Generator, candidates: Sequence[int], n
 
     ENeRF parity: ENeRF appends the target itself with p=0.05 and then samples from ``candidates[:num_views + 1]``;
     since the candidate list already has ``max(choices) + 1 >= num_views + 1`` entries, the appended target is never in
-    that slice, so the net behaviour (reproduced here) is a random ``num_views``-subset of the ``num_views + 1`` nearest.
+    that slice, so the net behaviour (reproduced here) is a random ``num_views``-subset of the ``num_views + 1``
+    nearest.
     """
     pool = list(candidates[: num_views + 1])
     if len(pool) < num_views:

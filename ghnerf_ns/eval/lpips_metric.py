@@ -2,10 +2,10 @@
 
 The ``lpips`` package ships the linear heads but its VGG backbone comes from torchvision, which downloads
 ``vgg16-397923af.pth`` into the torch hub cache on first use; offline that raises within a second. So availability is
-decided by looking at the cache (``torch.hub.get_dir()``, i.e. ``$TORCH_HOME/hub`` or ``~/.cache/torch/hub``)
-without triggering a download, and the metric is skipped with a one-line reason otherwise. The cache test itself is
-:func:`ghnerf_ns.runtime.weights.lpips_vgg_available` (shared with the perceptual loss); this module adds the check that the
-``lpips`` package and its linear heads are there, and builds the model once per device.
+decided by looking at the cache (``torch.hub.get_dir()``, i.e. ``$TORCH_HOME/hub`` or ``~/.cache/torch/hub``) without
+triggering a download, and the metric is skipped with a one-line reason otherwise. The cache test itself is
+:func:`ghnerf_ns.runtime.weights.lpips_vgg_available` (shared with the perceptual loss); this module adds the check that
+the ``lpips`` package and its linear heads are there, and builds the model once per device.
 """
 
 import importlib.util
@@ -38,7 +38,8 @@ def lpips_available() -> Tuple[bool, str]:
 
 
 def load_lpips_vgg(device: torch.device) -> Optional[nn.Module]:
-    """The cached ``lpips.LPIPS(net='vgg')`` in eval mode on ``device``, or None when :func:`lpips_available` is False."""
+    """The cached ``lpips.LPIPS(net='vgg')`` in eval mode on ``device``, or None when :func:`lpips_available` is
+    False."""
     available, _ = lpips_available()
     if not available:
         return None

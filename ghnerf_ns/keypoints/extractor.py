@@ -36,7 +36,8 @@ class KeypointExtractorConfig(InstantiateConfig):
     filter_sigma: float = DEFAULT_FILTER_SIGMA
     """2D Gaussian filter sigma in pixels at `reference_resolution` (pytorch-openpose uses 3); 0 disables the filter."""
     reference_resolution: Optional[int] = REFERENCE_RESOLUTION
-    """Shorter image side at which `filter_sigma` applies; the sigma scales with the rendered size. None: fixed pixels."""
+    """Shorter image side at which `filter_sigma` applies; the sigma scales with the rendered size. None: fixed
+    pixels."""
     threshold: float = DEFAULT_THRESHOLD
     """2D: smoothed heatmap values above this form the connected regions (OpenPose thre1 = 0.1)."""
     subpixel: bool = False

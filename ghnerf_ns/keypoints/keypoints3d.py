@@ -63,7 +63,10 @@ class Keypoints3D:
 
 
 def reference_target(
-    box: Float[Tensor, "2 3"], w2c: Float[Tensor, "4 4"], size: int = DEFAULT_REFERENCE_SIZE, margin: float = DEFAULT_MARGIN
+    box: Float[Tensor, "2 3"],
+    w2c: Float[Tensor, "4 4"],
+    size: int = DEFAULT_REFERENCE_SIZE,
+    margin: float = DEFAULT_MARGIN,
 ) -> TargetView:
     """A square virtual camera with the pose ``w2c`` whose intrinsics make the whole ``box`` project inside the image.
 
@@ -190,7 +193,9 @@ def triangulated_keypoints(
     if len(keypoints_2d) < 2:
         device = keypoints_2d[0].device if keypoints_2d else torch.device("cpu")
         return torch.zeros(num_joints, 4, device=device), torch.zeros(num_joints, dtype=torch.bool, device=device)
-    return triangulate_dlt(torch.stack(list(keypoints_2d)), torch.stack(list(K)), torch.stack(list(w2c)), min_confidence)
+    return triangulate_dlt(
+        torch.stack(list(keypoints_2d)), torch.stack(list(K)), torch.stack(list(w2c)), min_confidence
+    )
 
 
 def spread_references(centers: np.ndarray, count: int) -> List[int]:
@@ -236,7 +241,12 @@ def model_volumetric_keypoints(
         w2c_ref = bank.load([pool[i]]).w2c[0].to(device).float()
         target = reference_target(box, w2c_ref, reference_size)
         entries = bank.select(
-            subject, frame, w2c_ref.cpu().numpy(), min(count, len(pool) - 1), True, exclude_camera=bank.camera_of(pool[i])
+            subject,
+            frame,
+            w2c_ref.cpu().numpy(),
+            min(count, len(pool) - 1),
+            True,
+            exclude_camera=bank.camera_of(pool[i]),
         )
         references.append((model.encode_sources(bank.load(entries).to(device), box), target))
     return volumetric_keypoints(model.network, references, extractor)

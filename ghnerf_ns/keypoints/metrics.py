@@ -125,7 +125,8 @@ def mpjpe_mm(
     """Mean per-joint position error; inputs in metres, result in millimetres.
 
     Args:
-        pred: ``(x, y, z)`` or ``(x, y, z, score)``; with a score column and no ``pred_valid``, score ``<= 0`` = missing.
+        pred: ``(x, y, z)`` or ``(x, y, z, score)``; with a score column and no ``pred_valid``, score ``<= 0`` =
+            missing.
         gt: ``(x, y, z, validity)``; joints with validity ``<= 0`` are not evaluated.
         pred_valid: Which predictions exist; None = use score/finiteness.
     """

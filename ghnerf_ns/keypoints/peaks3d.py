@@ -52,7 +52,9 @@ def volumetric_heatmap_grid(
     """Grid points (world metres) over ``box`` = [min, max], both faces included, on the box's device."""
     _check_box(box)
     res = _resolution_3(resolution)
-    axes = [torch.linspace(float(box[0, a]), float(box[1, a]), res[a], device=box.device, dtype=box.dtype) for a in range(3)]
+    axes = [
+        torch.linspace(float(box[0, a]), float(box[1, a]), res[a], device=box.device, dtype=box.dtype) for a in range(3)
+    ]
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).contiguous()
 
 
@@ -116,7 +118,11 @@ def extract_keypoints_3d_from_volume(
         zeros with ``valid`` False.
     """
     _check_box(box)
-    maps = volume.detach().to("cpu", torch.float64).numpy() if isinstance(volume, Tensor) else np.asarray(volume, np.float64)
+    maps = (
+        volume.detach().to("cpu", torch.float64).numpy()
+        if isinstance(volume, Tensor)
+        else np.asarray(volume, np.float64)
+    )
     res = np.array(maps.shape[:3])
     if (res < 2).any():
         raise ValueError(f"volumetric heatmap needs >= 2 samples per axis, got shape {maps.shape}")

@@ -38,7 +38,8 @@ class RegionPeaks:
     """Best peak per channel of a ``[*spatial, J]`` map (numpy, float64)."""
 
     position: np.ndarray
-    """(J, ndim) float64: peak position in index units along each spatial axis (sub-voxel when refined); 0 if missing."""
+    """(J, ndim) float64: peak position in index units along each spatial axis (sub-voxel when refined); 0 if
+    missing."""
     score: np.ndarray
     """(J,) float64: unsmoothed value at the integer peak; 0 if missing."""
     smoothed_value: np.ndarray
@@ -147,7 +148,8 @@ def find_region_peaks(
     smoothed = gaussian_smooth(raw, filter_sigma)
     from scipy import ndimage
 
-    labels, num_regions = ndimage.label(smoothed > threshold, structure=_channel_separated_structure(ndim, connectivity))
+    structure = _channel_separated_structure(ndim, connectivity)
+    labels, num_regions = ndimage.label(smoothed > threshold, structure=structure)
     position = np.zeros((num_joints, ndim), dtype=np.float64)
     score = np.zeros(num_joints, dtype=np.float64)
     smoothed_value = np.zeros(num_joints, dtype=np.float64)

@@ -47,7 +47,9 @@ def accumulation(weights: Float[Tensor, "*bs num_samples"]) -> Float[Tensor, "*b
     return weights.sum(dim=-1, keepdim=True)
 
 
-def enerf_depth(weights: Float[Tensor, "*bs num_samples"], z_vals: Float[Tensor, "*bs num_samples"]) -> Float[Tensor, "*bs"]:
+def enerf_depth(
+    weights: Float[Tensor, "*bs num_samples"], z_vals: Float[Tensor, "*bs num_samples"]
+) -> Float[Tensor, "*bs"]:
     """ENeRF's reported depth: ``sum softmax(w)_i * z_i`` with ``z`` detached.
 
     ENeRF parity (utils.py ``raw2outputs``): the weights are passed through a softmax over the samples before the
@@ -58,7 +60,9 @@ def enerf_depth(weights: Float[Tensor, "*bs num_samples"], z_vals: Float[Tensor,
 
 
 def expected_depth(
-    weights: Float[Tensor, "*bs num_samples"], z_depth: Float[Tensor, "*bs num_samples"], eps: float = EXPECTED_DEPTH_EPS
+    weights: Float[Tensor, "*bs num_samples"],
+    z_depth: Float[Tensor, "*bs num_samples"],
+    eps: float = EXPECTED_DEPTH_EPS,
 ) -> Float[Tensor, "*bs"]:
     """Accumulation-normalised expected z-depth, ``(sum w z + eps * mean z) / (sum w + eps)``."""
     return ((weights * z_depth).sum(dim=-1) + eps * z_depth.mean(dim=-1)) / (weights.sum(dim=-1) + eps)

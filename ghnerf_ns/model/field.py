@@ -118,12 +118,17 @@ class GHNeRFField(nn.Module):
         self.psi = ViewPooling(per_view, hidden_dim=32, out_dim=pooled_dim)
         nerf_in = VOXEL_FEATURE_CHANNELS + pooled_dim
         # Supplement 1.2: g_nerf has two fully connected layers (ENeRF's lr0 had one).
-        self.g_nerf = nn.Sequential(nn.Linear(nerf_in, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU())
+        self.g_nerf = nn.Sequential(
+            nn.Linear(nerf_in, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU()
+        )
         self.g_sigma = nn.Sequential(nn.Linear(hidden_dim, 1), nn.Softplus())
         if color_mode == "blend":
             # ENeRF parity (nerf.py: NeRF.color): per-view score from [V_nerf, f_voxel, f_img, feature, rgb, ray_diff].
             self.g_c = nn.Sequential(
-                nn.Linear(hidden_dim + nerf_in + per_view + 4, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1), nn.ReLU()
+                nn.Linear(hidden_dim + nerf_in + per_view + 4, hidden_dim),
+                nn.ReLU(),
+                nn.Linear(hidden_dim, 1),
+                nn.ReLU(),
             )
         else:
             self.g_c = _mlp(hidden_dim + 3, hidden_dim, 3, nn.Sigmoid())

@@ -67,7 +67,8 @@ def intrinsics_from_nerfstudio(
 def intrinsics_to_nerfstudio(
     K: Float[Tensor, "*bs 3 3"],
 ) -> Tuple[Float[Tensor, "*bs 1"], Float[Tensor, "*bs 1"], Float[Tensor, "*bs 1"], Float[Tensor, "*bs 1"]]:
-    """(fx, fy, cx, cy) for nerfstudio ``Cameras`` from an OpenCV ``K`` (inverse of :func:`intrinsics_from_nerfstudio`)."""
+    """(fx, fy, cx, cy) for nerfstudio ``Cameras`` from an OpenCV ``K`` (inverse of
+    :func:`intrinsics_from_nerfstudio`)."""
     return K[..., 0, 0:1], K[..., 1, 1:2], K[..., 0, 2:3] + 0.5, K[..., 1, 2:3] + 0.5
 
 
@@ -82,7 +83,8 @@ def cameras_to_opencv(cameras: Cameras) -> Tuple[Float[Tensor, "*bs 3 3"], Float
 
 
 def scale_intrinsics(K: Float[Tensor, "*bs 3 3"], sx: float, sy: float) -> Float[Tensor, "*bs 3 3"]:
-    """``K`` for a map ``sx`` times as wide and ``sy`` times as tall (ENeRF parity: ``K[:2] *= s``, no half-pixel term)."""
+    """``K`` for a map ``sx`` times as wide and ``sy`` times as tall (ENeRF parity: ``K[:2] *= s``, no half-pixel
+    term)."""
     scale = K.new_tensor([sx, sy, 1.0]).unsqueeze(-1)
     return K * scale
 
@@ -184,7 +186,9 @@ def box_near_far(box: Float[Tensor, "2 3"], w2c: Float[Tensor, "4 4"], min_near:
     return torch.stack([near, far])
 
 
-def box_mask(box: Float[Tensor, "2 3"], K: Float[Tensor, "3 3"], w2c: Float[Tensor, "4 4"], height: int, width: int) -> Bool[Tensor, "H W"]:
+def box_mask(
+    box: Float[Tensor, "2 3"], K: Float[Tensor, "3 3"], w2c: Float[Tensor, "4 4"], height: int, width: int
+) -> Bool[Tensor, "H W"]:
     """Pixels inside the 2D convex hull of the projected box corners (ENeRF ``get_bound_2d_mask``).
 
     Uses ``cv2.fillPoly`` on the hull like ENeRF, so the rasterisation rule (which boundary pixels are in) matches.

@@ -63,19 +63,26 @@ class HumanEncoderConfig(InstantiateConfig):
     name: Literal["dino_vits8", "resnet34", "resnet18", "none"] = "dino_vits8"
     """Encoder: DINO ViT-S/8 (paper default), ResNet34/ResNet18 pyramid, or none (ENeRF+Heatmap baseline)."""
     pretrained: bool = True
-    """Start from ImageNet/DINO pretrained weights (weights-path, else the torch hub cache, else a download; stops with a clear error when none works). False trains the encoder from scratch, explicitly."""
+    """Start from ImageNet/DINO pretrained weights (weights-path, else the torch hub cache, else a download; stops with
+    a clear error when none works). False trains the encoder from scratch, explicitly."""
     weights_path: Optional[Path] = None
-    """Local weights file (timm/torch state dict of the backbone, read weights-only) used instead of the torch hub cache or a download. Requires pretrained True."""
+    """Local weights file (timm/torch state dict of the backbone, read weights-only) used instead of the torch hub cache
+    or a download. Requires pretrained True."""
     allow_download: bool = True
     """Try to download pretrained weights into the torch hub cache when they are not there."""
     trainable: bool = True
-    """Fine-tune the encoder (paper Table 6 "Fine", its best). False freezes it ("Pre"): no gradients, BatchNorm in eval mode, no autograd graph."""
+    """Fine-tune the encoder (paper Table 6 "Fine", its best). False freezes it ("Pre"): no gradients, BatchNorm in eval
+    mode, no autograd graph."""
     crop_to_box: bool = True
-    """Run the encoder only on each source view's window around the projected 3D box of the person (all that is ever sampled), not on the whole image: 2-4x less work at 512 px (see ghnerf_ns/model/encoder_windows.py). False encodes whole images, as the paper describes."""
+    """Run the encoder only on each source view's window around the projected 3D box of the person (all that is ever
+    sampled), not on the whole image: 2-4x less work at 512 px (see ghnerf_ns/model/encoder_windows.py). False encodes
+    whole images, as the paper describes."""
     dino_layers: Tuple[int, ...] = (9, 11)
-    """DINO blocks whose patch tokens are used, 1-based (ViT-S has 12 blocks; (10, 12) is the 0-based reading of the paper's "9th and 11th layers")."""
+    """DINO blocks whose patch tokens are used, 1-based (ViT-S has 12 blocks; (10, 12) is the 0-based reading of the
+    paper's "9th and 11th layers")."""
     dino_fuse: Literal["project", "mean", "concat"] = "project"
-    """How the DINO layers are combined: concat + learned 1x1 projection to 384 (init: average), plain average (384), or concatenation (384 x number of layers)."""
+    """How the DINO layers are combined: concat + learned 1x1 projection to 384 (init: average), plain average (384), or
+    concatenation (384 x number of layers)."""
 
 
 def sample_features_at_pixels(

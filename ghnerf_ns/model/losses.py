@@ -46,9 +46,13 @@ class GHNeRFLossConfig(PrintableConfig):
     coord_weight: float = 0.01
     """lambda_c: weight of the coordinate-branch MSE (supplement 2.1: 0.01 or 0.05); used with a g_co branch."""
     mask_weight: float = 0.0
-    """Weight of an opacity loss: MSE between each ray's accumulation and the person's (dilated) mask, per cascade level with the colour level weights. Not in the paper or ENeRF (0 there); without it a masked-background model may fill the whole box with density, since black source pixels blend to black at any depth. Images without a mask file are left out."""
+    """Weight of an opacity loss: MSE between each ray's accumulation and the person's (dilated) mask, per cascade level
+    with the colour level weights. Not in the paper or ENeRF (0 there); without it a masked-background model may fill
+    the whole box with density, since black source pixels blend to black at any depth. Images without a mask file are
+    left out."""
     vgg_weights_path: Optional[Path] = None
-    """Local torchvision VGG16 ImageNet weights file (vgg16-397923af.pth) for the perceptual loss, instead of the torch hub cache or a download."""
+    """Local torchvision VGG16 ImageNet weights file (vgg16-397923af.pth) for the perceptual loss, instead of the torch
+    hub cache or a download."""
     allow_download: bool = True
     """Try to download the VGG16 weights into the torch hub cache when they are not there."""
 

@@ -93,7 +93,10 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     human_feature_channels: int = 0
     """Channels of the human-encoder features given to encode(); 0 = no human encoder (the ENeRF+Heatmap baseline)."""
     human_projection_dim: int = 16
-    """Learned 1x1 projection of the human features to this many channels, applied once per source image (cached with the encoding) before psi_h (ENeRF's per-view image features have 8-32 channels). 0 feeds the full-width features (384-512 channels) to psi_h at every sample, as the paper does: 5-8x the field's time on CPU (see benchmarks/render_speed.py)."""
+    """Learned 1x1 projection of the human features to this many channels, applied once per source image (cached with
+    the encoding) before psi_h (ENeRF's per-view image features have 8-32 channels). 0 feeds the full-width features
+    (384-512 channels) to psi_h at every sample, as the paper does: 5-8x the field's time on CPU (see
+    benchmarks/render_speed.py)."""
     human_hidden_dim: int = 16
     """Width of psi_h's per-view hidden layer (its cost per sample and view grows with it)."""
     human_pooled_dim: int = 32
@@ -103,9 +106,11 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     coord_branch: bool = False
     """Add the coordinate-regression branch g_co (supplement S1) for the coordinate loss."""
     heatmap_prior: float = 0.01
-    """Initial heatmap value of every sample: g_h's output bias starts at logit(heatmap_prior) (not at 0, i.e. 0.5 everywhere, whose loss is cheapest lowered by draining the density); the CSE head starts at 0."""
+    """Initial heatmap value of every sample: g_h's output bias starts at logit(heatmap_prior) (not at 0, i.e. 0.5
+    everywhere, whose loss is cheapest lowered by draining the density); the CSE head starts at 0."""
     detach_head_weights: bool = False
-    """Composite heatmaps and CSE with detached compositing weights: the forward pass is eq. 4 unchanged, but the head losses train only the heads and the features they read, never the density/geometry (which the colour loss owns)."""
+    """Composite heatmaps and CSE with detached compositing weights: the forward pass is eq. 4 unchanged, but the head
+    losses train only the heads and the features they read, never the density/geometry (which the colour loss owns)."""
 
 
 @dataclass
@@ -410,11 +415,12 @@ class GHNeRFNetwork(nn.Module):
         pixels: Float[Tensor, "num_rays 2"],
         levels: Tuple[RenderLevel, ...] = ALL_LEVELS,
     ) -> CascadeOutputs:
-        """Per-chunk work: render the cascade levels at integer-pixel (u, v) of the target at (target.height, target.width).
+        """Per-chunk work: render the cascade levels at integer-pixel (u, v) of the target at (target.height,
+        target.width).
 
         Colour for both levels; heatmaps, CSE and coordinates for the fine level only. ``levels=("fine",)`` skips the
-        coarse level's rays (its outputs are None): the fine level only needs the coarse *volume* (its depth/std built in
-        :meth:`build_volumes`), not coarse rendering. ENeRF parity: ENeRF's eval renders only the last level
+        coarse level's rays (its outputs are None): the fine level only needs the coarse *volume* (its depth/std built
+        in :meth:`build_volumes`), not coarse rendering. ENeRF parity: ENeRF's eval renders only the last level
         (``render_if = [False, True]``); training renders both (both carry a colour loss).
         """
         unknown = set(levels) - set(ALL_LEVELS)

@@ -94,7 +94,9 @@ def visibility(
 
 
 def relative_view_directions(
-    points: Float[Tensor, "num_points 3"], target_center: Float[Tensor, "3"], source_centers: Float[Tensor, "num_views 3"]
+    points: Float[Tensor, "num_points 3"],
+    target_center: Float[Tensor, "3"],
+    source_centers: Float[Tensor, "num_views 3"],
 ) -> Float[Tensor, "num_points num_views 4"]:
     """IBRNet/ENeRF ray difference: unit direction of ``dir_tgt - dir_src`` and the cosine between them."""
     tgt = points - target_center
@@ -110,7 +112,8 @@ def relative_view_directions(
 def sample_voxel_features(
     volume: Float[Tensor, "C num_planes h w"], coords: Float[Tensor, "num_points 3"]
 ) -> Float[Tensor, "num_points C"]:
-    """Trilinear lookup at normalised (u, v, d) in [0, 1] (zeros outside, align_corners=True: ENeRF ``get_vox_feat``)."""
+    """Trilinear lookup at normalised (u, v, d) in [0, 1] (zeros outside, align_corners=True: ENeRF
+    ``get_vox_feat``)."""
     grid = (coords * 2.0 - 1.0).view(1, 1, 1, -1, 3)
     out = F.grid_sample(volume[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)
     return out[0, :, 0, 0].T

@@ -68,4 +68,10 @@ class TargetView:
     """Camera-z range of the box corners in this camera (near clamped to a small positive value)."""
 
     def to(self, device: Union[str, torch.device]) -> "TargetView":
-        return replace(self, K=self.K.to(device), w2c=self.w2c.to(device), box=self.box.to(device), near_far=self.near_far.to(device))
+        return replace(
+            self,
+            K=self.K.to(device),
+            w2c=self.w2c.to(device),
+            box=self.box.to(device),
+            near_far=self.near_far.to(device),
+        )

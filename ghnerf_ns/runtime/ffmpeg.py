@@ -31,7 +31,8 @@ def _link_dir() -> Path:
 def ensure_ffmpeg() -> Optional[str]:
     """Path of the ``ffmpeg`` now on PATH, making the imageio-ffmpeg one available if needed; None if there is none.
 
-    Cheap when an ``ffmpeg`` is already on PATH (one ``shutil.which``); imports imageio_ffmpeg and mediapy only when not.
+    Cheap when an ``ffmpeg`` is already on PATH (one ``shutil.which``); imports imageio_ffmpeg and mediapy only when
+    not.
     """
     found = shutil.which("ffmpeg")
     if found is not None:

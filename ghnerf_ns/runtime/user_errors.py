@@ -1,9 +1,9 @@
 """Problems a user can fix (bad dataset files, missing weights, bad options) end an ns-* command with one clear
 message, not a Python traceback.
 
-The ns-* commands are nerfstudio's, so the plugin cannot wrap their ``main``; instead it installs a
-``sys.excepthook`` (when a GHNeRF pipeline is built: :func:`ghnerf_ns.runtime.setup_runtime`) that prints these
-exceptions as a single block and keeps the default behaviour for everything else. Set ``GHNERF_DEBUG=1`` to get the full traceback.
+The ns-* commands are nerfstudio's, so the plugin cannot wrap their ``main``; instead it installs a ``sys.excepthook``
+(when a GHNeRF pipeline is built: :func:`ghnerf_ns.runtime.setup_runtime`) that prints these exceptions as a single
+block and keeps the default behaviour for everything else. Set ``GHNERF_DEBUG=1`` to get the full traceback.
 """
 
 import os

@@ -1,5 +1,6 @@
 """Procedural synthetic humans (BODY_25 skeleton, ray-cast smooth primitives) written in the exact ZJU-MoCap,
-RenderPeople (SHERF) and EasyMocap on-disk layouts, with ground truth the real datasets lack (3D joints, CSE embeddings).
+RenderPeople (SHERF) and EasyMocap on-disk layouts, with ground truth the real datasets lack (3D joints, CSE
+embeddings).
 
     from ghnerf_ns.synth import ZJUSynthConfig, write_zju
     write_zju(ZJUSynthConfig(out=Path("data/zju"), subjects=("313", "386"), frames=2, cameras=4, resolution=64))

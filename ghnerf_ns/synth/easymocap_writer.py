@@ -36,7 +36,8 @@ PORTRAIT_EVERY = 3
 
 @dataclass
 class EasyMocapSynthConfig:
-    """Options of ``ghnerf-synth easymocap``: synthetic subjects as EasyMocap sequences (intri.yml, extri.yml, images/)."""
+    """Options of ``ghnerf-synth easymocap``: synthetic subjects as EasyMocap sequences (intri.yml, extri.yml,
+    images/)."""
 
     out: Path
     """Output folder; one sequence ``subject_<i:02d>/`` per subject and ``GHNERF_SYNTH.txt`` are written inside it."""
@@ -107,7 +108,9 @@ def write_easymocap(cfg: EasyMocapSynthConfig) -> Path:
     if cfg.fps <= 0 or cfg.camera_radius < 1.0 or cfg.num_surface_points < 1:
         raise ValueError("--fps must be positive, --camera-radius at least 1 m, --num-surface-points at least 1.")
     if not 0 <= cfg.missing_views <= cfg.frames * cfg.cameras - 2 * cfg.frames:
-        raise ValueError(f"--missing-views must leave every frame at least 2 views on average (got {cfg.missing_views}).")
+        raise ValueError(
+            f"--missing-views must leave every frame at least 2 views on average (got {cfg.missing_views})."
+        )
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     folders = [subject_folder(i) for i in range(cfg.subjects)]
@@ -149,7 +152,9 @@ def write_calibration(root: Path, names: List[str], rig: List[RigCamera]) -> Lis
     return stored
 
 
-def _rig(cfg: EasyMocapSynthConfig, scene: SubjectScene, sid: str, floor: np.ndarray, up: np.ndarray) -> List[RigCamera]:
+def _rig(
+    cfg: EasyMocapSynthConfig, scene: SubjectScene, sid: str, floor: np.ndarray, up: np.ndarray
+) -> List[RigCamera]:
     """A jittered ring whose intrinsics are rescaled to each camera's image size (focal length ~ 1.05 x height)."""
     base = make_ring_rig(
         subject_rng(cfg.seed, "rig", sid), cfg.cameras, cfg.resolution, scene.body_centre(), floor, up=up,
@@ -203,11 +208,14 @@ def _summary(cfg: EasyMocapSynthConfig, folders: List[str]) -> str:
     sizes = sorted(set(camera_sizes(cfg)))
     return (
         "Synthetic EasyMocap-layout dataset written by ghnerf-synth (procedural humans, not real captures).\n"
-        f"Seed: {cfg.seed}. Sequences: {cfg.subjects}. Frames: {cfg.frames}. Cameras: {cfg.cameras} (named 01, 02, ...). "
+        f"Seed: {cfg.seed}. Sequences: {cfg.subjects}. Frames: {cfg.frames}. "
+        f"Cameras: {cfg.cameras} (named 01, 02, ...). "
         f"Image sizes (WxH): {', '.join(f'{w}x{h}' for w, h in sizes)}. World up axis: {cfg.up} (metres). Lens "
         f"distortion: {'yes' if cfg.distortion else 'no'}. Missing views per sequence: {cfg.missing_views}.\n"
-        "Sequences:\n" + "".join(f"  {f}\n" for f in folders) +
-        "Native-layout files: intri.yml (names, K_<cam>, dist_<cam>), extri.yml (R_<cam> Rodrigues, Rot_<cam>, T_<cam> "
+        "Sequences:\n"
+        + "".join(f"  {f}\n" for f in folders)
+        + "Native-layout files: intri.yml (names, K_<cam>, dist_<cam>), "
+        "extri.yml (R_<cam> Rodrigues, Rot_<cam>, T_<cam> "
         f"metres), images/<cam>/<frame:06d>.jpg, {cfg.mask_folder}/<cam>/<frame:06d>.{cfg.mask_format}"
         + (", openpose/<cam>/<frame:06d>_keypoints.json" if cfg.openpose_json else "")
         + (", vertices/<frame:06d>.npy (surface points in the role of SMPL vertices)" if cfg.smpl else " (no SMPL)")

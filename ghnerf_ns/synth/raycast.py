@@ -200,7 +200,9 @@ def first_hits(
     return RayHits(hit=hit, depth=depth, part=part, local=local, normal=normal)
 
 
-def contains(prims: PosedPrimitives, points: Float[np.ndarray, "num_points 3"]) -> Bool[np.ndarray, "num_points num_prims"]:
+def contains(
+    prims: PosedPrimitives, points: Float[np.ndarray, "num_points 3"]
+) -> Bool[np.ndarray, "num_points num_prims"]:
     """Whether each world point lies inside each primitive."""
     lp = prims.local
     x = np.einsum("mji,nmj->nmi", prims.rotation, points[:, None, :] - prims.origin[None])  # (n, m, 3)

@@ -94,7 +94,10 @@ def _write_subject(cfg: RenderPeopleSynthConfig, folder: str, root: Path, advanc
     for pose in range(cfg.poses):
         state = scene.frame(pose)
         states.append(state)
-        write_npy(root / SYNTH_GT_DIRNAME / "joints3d" / f"{pose:06d}.npy", np.concatenate([state.joints, np.ones((25, 1))], 1))
+        write_npy(
+            root / SYNTH_GT_DIRNAME / "joints3d" / f"{pose:06d}.npy",
+            np.concatenate([state.joints, np.ones((25, 1))], 1),
+        )
         write_npy(root / SYNTH_GT_DIRNAME / "vertices" / f"{pose:06d}.npy", state.vertices.astype(np.float32))
         for c, (cam, name) in enumerate(zip(rig, names)):
             view = scene.render_view(state, cam, cfg.cse_dim, cfg.cse_downscale, rays[c])
@@ -158,8 +161,9 @@ def _summary(cfg: RenderPeopleSynthConfig, folders: List[str]) -> str:
         f"distortion). Resolution: {cfg.resolution}x{cfg.resolution}. CSE dim: {cfg.cse_dim} at 1/{cfg.cse_downscale} "
         "resolution.\n"
         "World frame: metres, +y up, floor at y = 0; cameras.json R is world-to-camera, T in metres.\n"
-        "Subjects (human_list.txt):\n" + "".join(f"  {f}\n" for f in folders) +
-        "Native-layout files: human_list.txt, cameras.json, img/, mask/, outputs_re_fitting/refit_smpl_2nd.npz "
+        "Subjects (human_list.txt):\n"
+        + "".join(f"  {f}\n" for f in folders)
+        + "Native-layout files: human_list.txt, cameras.json, img/, mask/, outputs_re_fitting/refit_smpl_2nd.npz "
         "(SMPL-like proxy parameters: transl = pelvis position, global_orient exact, body_pose approximate, betas "
         "proxies).\n"
         "Synthetic ground truth / teacher stand-ins: openpose/<camera>/<pose:04d>_keypoints.json (exact projections of "

@@ -215,7 +215,8 @@ def pose_at(shape: BodyShape, motion: Motion, time: float) -> SkeletonPose:
         local["r_upper_arm"] = rot_z(-(1.9 + 0.2 * np.sin(3 * phi))) @ rot_x(-0.3)
         local["r_forearm"] = rot_x(-(1.0 + 0.35 * np.sin(4 * phi)))
     else:
-        local["r_upper_arm"] = rot_z(-motion.arm_abduction) @ rot_x(arm)  # swings back while the right leg swings forward
+        # The right arm swings back while the right leg swings forward.
+        local["r_upper_arm"] = rot_z(-motion.arm_abduction) @ rot_x(arm)
         local["r_forearm"] = rot_x(-(motion.elbow_bend + 0.2 * max(0.0, -np.sin(phi))))
     local["l_upper_arm"] = rot_z(motion.arm_abduction) @ rot_x(-arm)
     local["l_forearm"] = rot_x(-(motion.elbow_bend + 0.2 * max(0.0, np.sin(phi))))

@@ -122,7 +122,9 @@ def stored_cameras(rig: List[RigCamera], style: str) -> Tuple[Dict[str, List[Any
         K, R, T, D = cam.K.copy(), cam.R.copy(), (cam.t * 1000.0).reshape(3, 1), cam.dist.reshape(5, 1).copy()
         for key, value in (("K", K), ("R", R), ("T", T), ("D", D)):
             cams[key].append(value.tolist() if style == "313" else value)
-        exact.append(RigCamera(K=K, R=R, t=T.reshape(3) / 1000.0, dist=D.reshape(5), width=cam.width, height=cam.height))
+        exact.append(
+            RigCamera(K=K, R=R, t=T.reshape(3) / 1000.0, dist=D.reshape(5), width=cam.width, height=cam.height)
+        )
     return cams, exact
 
 
@@ -132,7 +134,9 @@ def write_zju(cfg: ZJUSynthConfig) -> Path:
     styles = {sid: resolve_style(cfg.style, sid) for sid in cfg.subjects}
     counts = {sid: num_cameras_for(cfg, styles[sid]) for sid in cfg.subjects}
     for sid in cfg.subjects:
-        check_common("frames", cfg.resolution, counts[sid], cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality)
+        check_common(
+            "frames", cfg.resolution, counts[sid], cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality
+        )
     if cfg.fps <= 0 or cfg.num_surface_points < 1:
         raise ValueError("--fps must be positive and --num-surface-points at least 1.")
     out = Path(cfg.out)
@@ -176,7 +180,9 @@ def _write_subject(
                 write_png(root / mask_dir / folder / f"{stem}.png", view.mask)
             write_npy(root / CSE_DIRNAME / folder / f"{stem}.npy", view.cse.astype(np.float16))
             if cfg.openpose_json:
-                write_json(root / OPENPOSE_DIRNAME / folder / f"{stem}_keypoints.json", openpose_document(view.keypoints))
+                write_json(
+                    root / OPENPOSE_DIRNAME / folder / f"{stem}_keypoints.json", openpose_document(view.keypoints)
+                )
             advance(1)
         ims.append({"ims": [f"{folder}/{stem}.jpg" for folder, stem in zip(folders, stems)], "kpts2d": kpts})
     np.save(root / "annots.npy", {"cams": cams, "ims": ims}, allow_pickle=True)
@@ -190,12 +196,14 @@ def _subject_readme(sid: str, style: str, num_cams: int, cfg: ZJUSynthConfig) ->
 Layout style: {style}. Cameras: {num_cams}. Frames: {cfg.frames}. Resolution: {cfg.resolution}x{cfg.resolution}.
 World frame: ZJU-MoCap's, metres, vertical axis -z (floor at z = 0); annots.npy T is in millimetres.
 Frame numbering: frame f (0-based) is annots['ims'][f]; its images are named with {
-    "the 0-based f (<f:06d>.jpg)" if style == "b23" else "the 1-based f + 1 (stem.split('_')[4])"
-}; vertices/<f + {first_vertex}>.npy.
+        "the 0-based f (<f:06d>.jpg)" if style == "b23" else "the 1-based f + 1 (stem.split('_')[4])"
+    }; vertices/<f + {first_vertex}>.npy.
 Synthetic-only ground truth (the real dataset has none of it):
   ghnerf_synth/joints3d/<f:06d>.npy  (25, 4) float64: BODY_25 joints xyz (world, metres) + validity (1), with the
                                      0-based frame f for both layout styles.
-  cse/<camera folder>/<image stem>.npy  (H/{cfg.cse_downscale}, W/{cfg.cse_downscale}, {cfg.cse_dim}) float16 CSE embedding, NaN off the body.
+  cse/<camera folder>/<image stem>.npy  (H/{cfg.cse_downscale}, W/{cfg.cse_downscale}, {
+        cfg.cse_dim
+    }) float16 CSE embedding, NaN off the body.
   openpose/<camera folder>/<image stem>_keypoints.json  (only with --openpose-json) the same 2D keypoints.
 annots['ims'][f]['kpts2d'][c] = cv2.projectPoints(joints3d[f][:, :3], K_c, R_c, T_c / 1000, D_c) exactly (raw,
 distorted pixels), confidence 0.9, or 0 for joints outside the image, behind the camera or occluded.
@@ -206,7 +214,8 @@ def _write_summary(cfg: ZJUSynthConfig, out: Path, styles: Dict[str, str], count
     lines = [
         "Synthetic ZJU-MoCap-layout dataset written by ghnerf-synth (procedural humans, not real captures).",
         f"Seed: {cfg.seed}. Frames per subject: {cfg.frames}. Resolution: {cfg.resolution}x{cfg.resolution}.",
-        f"Lens distortion: {'yes' if cfg.distortion else 'no'}. CSE dim: {cfg.cse_dim} at 1/{cfg.cse_downscale} resolution.",
+        f"Lens distortion: {'yes' if cfg.distortion else 'no'}. "
+        f"CSE dim: {cfg.cse_dim} at 1/{cfg.cse_downscale} resolution.",
         "Subjects:",
     ]
     lines += [f"  CoreView_{sid}: style {styles[sid]}, {counts[sid]} cameras" for sid in cfg.subjects]

@@ -1,4 +1,5 @@
-"""Start the web viewer's camera on the person: at an input camera of the chosen subject/frame, looking at the human box.
+"""Start the web viewer's camera on the person: at an input camera of the chosen subject/frame, looking at the human
+box.
 
 viser's default camera sits far from a person a couple of metres tall, so a new browser tab would show mostly grid.
 :class:`GHNeRFViewerCamera` is a nerfstudio ``ViewerControl`` (the viewer finds it by walking the pipeline's modules

@@ -42,7 +42,9 @@ def match_subject(wanted: str, subjects: Sequence[str]) -> str:
     hits = [name for name in subjects if name.endswith(wanted)]
     if len(hits) != 1:
         why = "matches none" if not hits else f"is ambiguous ({', '.join(hits)})"
-        raise GHNeRFConfigError(f"{SUBJECT_ENV}={wanted!r} {why} of the subjects with source views: {', '.join(subjects)}")
+        raise GHNeRFConfigError(
+            f"{SUBJECT_ENV}={wanted!r} {why} of the subjects with source views: {', '.join(subjects)}"
+        )
     return hits[0]
 
 

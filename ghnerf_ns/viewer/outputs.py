@@ -20,7 +20,9 @@ from ghnerf_ns.viewer.visuals import (
     safe_viewer_output,
 )
 
-DEFAULT_SETTINGS = ViewerSettings(subject="", frame_position=0, num_views=2, joint=None, opacity=0.6, show_keypoints=True)
+DEFAULT_SETTINGS = ViewerSettings(
+    subject="", frame_position=0, num_views=2, joint=None, opacity=0.6, show_keypoints=True
+)
 
 
 def viewer_outputs(

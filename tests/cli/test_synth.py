@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ghnerf_ns.cli.synth", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ghnerf_ns.cli.synth", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_zju_and_renderpeople(tmp_path: Path) -> None:

@@ -17,7 +17,9 @@ from dataparsers.openpose_json import read_openpose_json
 
 ALL = (0, -1, 1)
 SUBJECTS = ("subject_00", "subject_01", "subject_02")
-ZJU_RIG = Path(__file__).resolve().parents[1] / "fixtures" / "zju_rig"  # the real rig (copy of shared/reference/zju_rig)
+ZJU_RIG = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "zju_rig"
+)  # the real rig (copy of shared/reference/zju_rig)
 """The real ZJU-MoCap calibration beside the repository (``../shared/reference/zju_rig``)."""
 
 
@@ -171,11 +173,14 @@ def _replace(path: Path, old: str, new: str) -> None:
     [
         (lambda s: (s / "extri.yml").unlink(), r"seq/extri\.yml: not found"),
         (lambda s: (s / "intri.yml").write_text("%YAML:1.0\n---\nnames: [a, b\n"), r"seq/intri\.yml: not a readable"),
-        (lambda s: _replace(s / "intri.yml", "K_03:", "K_99:"), r"seq/intri\.yml: camera 03 is in names but has no K_03"),
+        (lambda s: _replace(s / "intri.yml", "K_03:", "K_99:"),
+         r"seq/intri\.yml: camera 03 is in names but has no K_03"),
         (lambda s: _replace(s / "extri.yml", "Rot_02:", "Rx_02:") or _replace(s / "extri.yml", "R_02:", "Ry_02:"),
          r"seq/extri\.yml: camera 02 has neither Rot_02"),
-        (lambda s: (s / "images" / "07").mkdir(), r"seq/intri\.yml: cameras 07 have images in images/ but no calibration"),
-        (lambda s: shutil.rmtree(s / "masks"), r"seq: no foreground masks found in masks/ or mask/.*--mask-folder none"),
+        (lambda s: (s / "images" / "07").mkdir(),
+         r"seq/intri\.yml: cameras 07 have images in images/ but no calibration"),
+        (lambda s: shutil.rmtree(s / "masks"),
+         r"seq: no foreground masks found in masks/ or mask/.*--mask-folder none"),
     ],
 )  # fmt: skip
 def test_bad_sequences_name_the_file_and_the_fix(em_root: Path, tmp_path: Path, damage, message: str) -> None:
@@ -195,9 +200,15 @@ def test_translation_in_millimetres_and_calibration_size_are_checked(em_root: Pa
         out.write(f"Rot_{name}", fs.getNode(f"Rot_{name}").mat())
         out.write(f"T_{name}", fs.getNode(f"T_{name}").mat() * 1000)
     out.release()
-    text = (seq / "extri.yml.mm").read_text().replace('names: unused', "names:\n" + "".join(f'   - "{n}"\n' for n in names))
+    text = (
+        (seq / "extri.yml.mm")
+        .read_text()
+        .replace("names: unused", "names:\n" + "".join(f'   - "{n}"\n' for n in names))
+    )
     (seq / "extri.yml").write_text(text)
-    with pytest.raises(DatasetFormatError, match=r"extri\.yml: camera centres lie up to .* m from .* T must be in metres"):
+    with pytest.raises(
+        DatasetFormatError, match=r"extri\.yml: camera centres lie up to .* m from .* T must be in metres"
+    ):
         parse(seq)
     seq2 = _seq_copy(em_root, tmp_path / "b")
     _replace(seq2 / "intri.yml", "dist_01:", "H_01: 1080\nW_01: 1920\ndist_01:")
@@ -215,8 +226,9 @@ def test_no_sequence_and_unknown_subjects(em_root: Path, tmp_path: Path) -> None
 def test_mask_folder_and_jpeg_masks(tmp_path: Path) -> None:
     from ghnerf_ns.synth import EasyMocapSynthConfig, write_easymocap
 
-    root = write_easymocap(EasyMocapSynthConfig(out=tmp_path / "jpg", subjects=1, frames=1, cameras=4, resolution=64,
-                                                 mask_folder="mask", mask_format="jpg", seed=1, progress=False))  # fmt: skip
+    config = EasyMocapSynthConfig(out=tmp_path / "jpg", subjects=1, frames=1, cameras=4, resolution=64,
+                                  mask_folder="mask", mask_format="jpg", seed=1, progress=False)  # fmt: skip
+    root = write_easymocap(config)
     out = parse(root / "subject_00", test_view_ids=(3,))
     assert all(m.parent.parent.name == "mask" and m.suffix == ".jpg" for m in out.mask_filenames)
     index: HumanImageIndex = out.metadata[TARGETS_KEY]

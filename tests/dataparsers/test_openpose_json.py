@@ -33,7 +33,9 @@ def test_picks_the_most_confident_person(tmp_path: Path) -> None:
     weak = [1.0, 2.0, 0.1] * 25
     strong = [5.0, 6.0, 0.9] * 25
     path = tmp_path / "k.json"
-    path.write_text(json.dumps({"version": 1.3, "people": [{"pose_keypoints_2d": weak}, {"pose_keypoints_2d": strong}]}))
+    path.write_text(
+        json.dumps({"version": 1.3, "people": [{"pose_keypoints_2d": weak}, {"pose_keypoints_2d": strong}]})
+    )
     assert np.allclose(read_openpose_json(path)[0], [5.0, 6.0, 0.9])
 
 

@@ -41,7 +41,9 @@ def test_specs_import_no_method_package() -> None:
 @pytest.mark.slow
 def test_ns_train_help_lists_dataparsers() -> None:
     env = dict(os.environ)
-    if not {"zju-mocap-data", "renderpeople-data", "easymocap-data"} <= set(entry_points(group="nerfstudio.dataparser_configs").names):
+    if not {"zju-mocap-data", "renderpeople-data", "easymocap-data"} <= set(
+        entry_points(group="nerfstudio.dataparser_configs").names
+    ):
         env["NERFSTUDIO_DATAPARSER_CONFIGS"] = ENV_SPEC  # package not pip-installed: register through the env var
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     ns_train = Path(sys.executable).parent / "ns-train"

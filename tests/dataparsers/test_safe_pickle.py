@@ -87,7 +87,9 @@ def test_refuses_code_in_npy_npz_and_raw_pickle(tmp_path: Path, exploit: type) -
     payload = {"cams": {}, "ims": [exploit(marker)]}
     npy = tmp_path / "annots.npy"
     np.save(npy, np.array(payload, dtype=object), allow_pickle=True)
-    with pytest.raises(DatasetFormatError, match=r"annots\.npy.*refusing to unpickle '(posix|builtins|io)\.(system|open)'"):
+    with pytest.raises(
+        DatasetFormatError, match=r"annots\.npy.*refusing to unpickle '(posix|builtins|io)\.(system|open)'"
+    ):
         load_npy_object(npy)
     npz = tmp_path / "fit.npz"
     np.savez(npz, smpl=np.array(payload, dtype=object))

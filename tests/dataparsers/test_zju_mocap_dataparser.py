@@ -234,5 +234,6 @@ def test_missing_vertices_found_at_parse_time_and_kpts2d_box_takes_over(zju_root
         assert (joints >= box[0]).all() and (joints <= box[1]).all()
         assert (surface >= box[0]).all() and (surface <= box[1]).all()
     shutil.rmtree(root / "CoreView_386" / "vertices")
-    with pytest.raises(DatasetFormatError, match=r"no way to locate the person.*CoreView_386/vertices/0\.npy is missing"):
+    message = r"no way to locate the person.*CoreView_386/vertices/0\.npy is missing"
+    with pytest.raises(DatasetFormatError, match=message):
         parse(root, train_subjects=("386",), mask_folder="none", box_source="masks")

@@ -14,7 +14,9 @@ TRAIN_SUBJECTS = ["313", "377"]
 TEST_SUBJECTS = ["386"]
 
 
-def run_cli(args: List[str], cwd: Path, timeout: int = 600, check: bool = True, env=None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: List[str], cwd: Path, timeout: int = 600, check: bool = True, env=None
+) -> subprocess.CompletedProcess:
     """Run an installed console script (from this venv) and return its completed process."""
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     full_env["PATH"] = f"{BIN}{os.pathsep}{full_env.get('PATH', '')}"
@@ -22,7 +24,9 @@ def run_cli(args: List[str], cwd: Path, timeout: int = 600, check: bool = True, 
         [str(BIN / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 

@@ -1,4 +1,5 @@
-"""ghnerf-camera-path -> ns-render camera-path: an orbit video of the unseen subject, with and without the venv on PATH."""
+"""ghnerf-camera-path -> ns-render camera-path: an orbit video of the unseen subject, with and without the venv on
+PATH."""
 
 import json
 import os
@@ -34,8 +35,9 @@ def render_args(config: Path, camera_path: Path, video: Path):
 @pytest.fixture(scope="module")
 def orbit(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("orbit") / "orbit.json"
-    proc = run_cli(["ghnerf-camera-path", "--load-config", str(tiny_run), "--output-path", str(out), "--subject", "386",
-                    "--frame", "0", "--frames", str(FRAMES), "--resolution", str(WIDTH), str(HEIGHT)], cwd=out.parent)  # fmt: skip
+    args = ["ghnerf-camera-path", "--load-config", str(tiny_run), "--output-path", str(out), "--subject", "386",
+            "--frame", "0", "--frames", str(FRAMES), "--resolution", str(WIDTH), str(HEIGHT)]  # fmt: skip
+    proc = run_cli(args, cwd=out.parent)
     assert "GHNERF_SUBJECT=CoreView_386 GHNERF_FRAME=0" in proc.stdout
     data = json.loads(out.read_text())
     assert (data["render_width"], data["render_height"], len(data["camera_path"])) == (WIDTH, HEIGHT, FRAMES)
@@ -52,17 +54,23 @@ def check_video(video: Path) -> None:
 
 def test_orbit_video_has_every_frame_and_output_side_by_side(tiny_run: Path, orbit: Path, tmp_path: Path):
     video = tmp_path / "x.mp4"
-    run_cli(render_args(tiny_run, orbit, video), cwd=tmp_path, env={"GHNERF_SUBJECT": "CoreView_386", "GHNERF_FRAME": "0"})
+    run_cli(
+        render_args(tiny_run, orbit, video), cwd=tmp_path, env={"GHNERF_SUBJECT": "CoreView_386", "GHNERF_FRAME": "0"}
+    )
     check_video(video)
 
 
 def test_ns_render_finds_ffmpeg_without_the_venv_on_path(tiny_run: Path, orbit: Path, tmp_path: Path):
     """Console scripts run by absolute path work without the venv's bin on PATH; ns-render still needs an ffmpeg."""
     video = tmp_path / "x.mp4"
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p).resolve() != BIN.resolve())
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p).resolve() != BIN.resolve()
+    )
     env = dict(os.environ, PATH=path, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"),
                GHNERF_SUBJECT="CoreView_386", GHNERF_FRAME="0", PYTHONUNBUFFERED="1")  # fmt: skip
     args = render_args(tiny_run, orbit, video)
-    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(BIN / args[0]), *args[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     check_video(video)

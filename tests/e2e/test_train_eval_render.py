@@ -22,7 +22,9 @@ def test_training_writes_checkpoints_that_load_weights_only(tiny_run: Path):
     state = torch.load(ckpts[-1], map_location="cpu", weights_only=True)
     assert state["step"] == 3
     keys = state["pipeline"].keys()
-    assert any(k.startswith("_model.network.") for k in keys) and any(k.startswith("_model.human_encoder.") for k in keys)
+    assert any(k.startswith("_model.network.") for k in keys) and any(
+        k.startswith("_model.human_encoder.") for k in keys
+    )
     assert not any("perceptual" in k for k in keys)
 
 

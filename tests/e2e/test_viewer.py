@@ -38,7 +38,17 @@ from tests.e2e.conftest import TEST_SUBJECTS, TRAIN_SUBJECTS
 
 pytestmark = pytest.mark.slow
 
-OUTPUTS = ["rgb", "depth", "accumulation", "heatmap", "heatmaps", "heatmap_overlay", "keypoints_overlay", "cse", "cse_rgb"]
+OUTPUTS = [
+    "rgb",
+    "depth",
+    "accumulation",
+    "heatmap",
+    "heatmaps",
+    "heatmap_overlay",
+    "keypoints_overlay",
+    "cse",
+    "cse_rgb",
+]
 
 
 def drawn_frustums(config: Path) -> Set[str]:
@@ -155,7 +165,11 @@ def test_custom_controls_rerender_and_name_the_sources(viewer):
     proc, port, log = viewer
     client = ViserClient(port, time.time() + WAIT_S, proc, log)
     output, subject, frame = gui_add(client, "Output type"), gui_add(client, "Subject"), gui_add(client, "Frame")
-    views, joint, sources = gui_add(client, "Source views"), gui_add(client, "Heatmap joint"), gui_add(client, "Source cameras")
+    views, joint, sources = (
+        gui_add(client, "Source views"),
+        gui_add(client, "Heatmap joint"),
+        gui_add(client, "Source cameras"),
+    )
     assert subject["options"][0].endswith(TEST_SUBJECTS[0]), subject["options"]  # test subjects first
     train_subject = next(name for name in subject["options"] if name.endswith(TRAIN_SUBJECTS[0]))
     client.send("ViewerCameraMessage", **camera_message([30.0, 30.0, 30.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], 1.3))

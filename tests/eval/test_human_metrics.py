@@ -70,7 +70,9 @@ def test_ssim_enerf_parity_data_range_two():
     pred = np.clip(gt + 0.1 * rng.standard_normal(gt.shape), 0, 1).astype(np.float32)
     mask = torch.ones(16, 16, dtype=torch.bool)
     ours = ssim_on_box_crop(torch.from_numpy(pred), torch.from_numpy(gt), mask).item()
-    assert ours == pytest.approx(skimage_metrics.structural_similarity(gt, pred, channel_axis=-1, data_range=2.0), abs=1e-5)
+    assert ours == pytest.approx(
+        skimage_metrics.structural_similarity(gt, pred, channel_axis=-1, data_range=2.0), abs=1e-5
+    )
     assert ours > skimage_metrics.structural_similarity(gt, pred, channel_axis=-1, data_range=1.0)
 
 
@@ -114,7 +116,8 @@ def test_lpips_availability_looks_at_the_hub_cache(tmp_path, monkeypatch):
 def test_lpips_on_box_crop_matches_direct_call():
     lpips = pytest.importorskip("lpips")
     torch.manual_seed(0)
-    # Random backbone (pnet_rand) so that nothing is downloaded; the protocol (crop, zeroing, [-1, 1]) is what is tested.
+    # Random backbone (pnet_rand) so that nothing is downloaded; the protocol (crop, zeroing, [-1, 1]) is what is
+    # tested.
     net = lpips.LPIPS(net="vgg", pnet_rand=True, verbose=False).eval()
     gt = torch.rand(40, 44, 3)
     pred = (gt + 0.2 * torch.randn(40, 44, 3)).clamp(0, 1)

@@ -12,7 +12,11 @@ def tiny_zju(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ghnerf_ns.synth import ZJUSynthConfig, write_zju
 
     out = tmp_path_factory.mktemp("integration") / "zju"
-    write_zju(ZJUSynthConfig(out=out, subjects=("313", "377", "386"), frames=2, cameras=6, resolution=64, seed=3, progress=False))
+    write_zju(
+        ZJUSynthConfig(
+            out=out, subjects=("313", "377", "386"), frames=2, cameras=6, resolution=64, seed=3, progress=False
+        )
+    )
     return out
 
 

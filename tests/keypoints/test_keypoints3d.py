@@ -1,5 +1,5 @@
-"""3D queries of the GHNeRF field (ghnerf_ns.keypoints.keypoints3d): parity with the renderer, shapes, chunk invariance, the
-reference camera that contains the box, and recovery of planted 3D peaks."""
+"""3D queries of the GHNeRF field (ghnerf_ns.keypoints.keypoints3d): parity with the renderer, shapes, chunk invariance,
+the reference camera that contains the box, and recovery of planted 3D peaks."""
 
 import math
 
@@ -27,10 +27,16 @@ def _scene(human_channels=0):
     from ghnerf_ns.model.views import SourceViews
 
     torch.manual_seed(0)
-    net = GHNeRFNetworkConfig(coarse=CascadeLevelConfig(num_planes=8), human_feature_channels=human_channels).setup().eval()
+    net = (
+        GHNeRFNetworkConfig(coarse=CascadeLevelConfig(num_planes=8), human_feature_channels=human_channels)
+        .setup()
+        .eval()
+    )
     K = torch.tensor([[40.0, 0.0, 15.5], [0.0, 40.0, 15.5], [0.0, 0.0, 1.0]])
     w2c = torch.stack([_look_at((3.0 * math.sin(a), 0.1, -3.0 * math.cos(a))) for a in (-0.3, 0.3)])
-    sources = SourceViews(images=torch.rand(2, 3, SIZE, SIZE), K=K.expand(2, 3, 3).clone(), w2c=w2c, camera_ids=torch.arange(2))
+    sources = SourceViews(
+        images=torch.rand(2, 3, SIZE, SIZE), K=K.expand(2, 3, 3).clone(), w2c=w2c, camera_ids=torch.arange(2)
+    )
     human = torch.randn(2, human_channels, 8, 8) if human_channels else None
     encoded = net.encode(sources, human)
     box = torch.tensor([[-0.5, -0.5, -0.3], [0.5, 0.5, 0.3]])
@@ -150,7 +156,9 @@ def test_planted_peaks_are_recovered(monkeypatch):
         return torch.full((points.shape[0],), 50.0), heat, torch.ones(points.shape[0], dtype=torch.bool)
 
     monkeypatch.setattr(module, "query_points", fake_query)
-    extractor = KeypointExtractorConfig(volume_resolution=41, volume_chunk=5000, filter_sigma_3d_m=0.0, subpixel=True).setup()
+    extractor = KeypointExtractorConfig(
+        volume_resolution=41, volume_chunk=5000, filter_sigma_3d_m=0.0, subpixel=True
+    ).setup()
     keypoints, valid = module.volumetric_keypoints(net, [(encoded, target)], extractor)
     assert keypoints.shape == (25, 4)
     expected_valid = torch.ones(25, dtype=torch.bool)
@@ -258,7 +266,8 @@ def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
     kp[0, 4, 2] = kp[1, 4, 2] = 0.0  # joint 4 annotated in one camera only
     n = len(rows)
     index = HumanImageIndex(
-        subjects=["CoreView_9", "CoreView_8"], image_filenames=[Path(f"{i}.jpg") for i in range(n + 1)], mask_filenames=[None] * (n + 1),
+        subjects=["CoreView_9", "CoreView_8"], image_filenames=[Path(f"{i}.jpg") for i in range(n + 1)],
+        mask_filenames=[None] * (n + 1),
         subject_idx=np.array([0] * n + [1], np.int32), frame=np.array([5] * (n + 1), np.int32),
         camera=np.arange(n + 1, dtype=np.int32), K=np.stack([K] * (n + 1)),
         w2c=np.stack([r[0] for r in rows] + [rows[0][0]]), dist=np.zeros((n + 1, 5), np.float32),
@@ -285,6 +294,7 @@ def test_references_spread_around_and_are_averaged_where_their_volume_holds_the_
     assert sorted(module.spread_references(ring[:3], 5)) == [0, 1, 2]  # never more than the cameras there are
 
     net, encoded, target = _scene()
+
     # Reference A holds the points with x < 0 and puts joint 0's heat there; B holds x >= 0 and puts joint 1's there.
     def fake_query(network, enc, volumes, tgt, points):
         left = points[:, 0] < 0
@@ -299,8 +309,14 @@ def test_references_spread_around_and_are_averaged_where_their_volume_holds_the_
                          near_far=target.near_far)  # fmt: skip
     seen = {}
     extractor = KeypointExtractorConfig(volume_resolution=8, filter_sigma_3d_m=0.0).setup()
-    monkeypatch.setattr(extractor, "extract_3d", lambda query, box: seen.update(out=query(torch.tensor(
-        [[-0.1, 0.0, 0.0], [0.1, 0.0, 0.0]]))) or (torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool)))
+    monkeypatch.setattr(
+        extractor,
+        "extract_3d",
+        lambda query, box: (
+            seen.update(out=query(torch.tensor([[-0.1, 0.0, 0.0], [0.1, 0.0, 0.0]])))
+            or (torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool))
+        ),
+    )
     module.volumetric_keypoints(net, [(encoded, target), (encoded, other)], extractor)
     density, heat = seen["out"]
     torch.testing.assert_close(density, torch.tensor([50.0, 50.0]))

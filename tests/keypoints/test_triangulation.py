@@ -49,7 +49,9 @@ def test_exact_recovery_from_four_views():
 def test_noise_robustness_and_confidence_weighting():
     K, w2c = _rig()
     gen = torch.Generator().manual_seed(0)
-    points = torch.rand(25, 3, generator=gen, dtype=torch.float64) * torch.tensor([0.6, 0.6, 1.6]) - torch.tensor([0.3, 0.3, -0.1])
+    points = torch.rand(25, 3, generator=gen, dtype=torch.float64) * torch.tensor([0.6, 0.6, 1.6]) - torch.tensor(
+        [0.3, 0.3, -0.1]
+    )
     pix = _project(points, K, w2c) + torch.randn(4, 25, 2, generator=gen, dtype=torch.float64) * 1.0
     kp = torch.cat([pix, torch.ones(4, 25, 1, dtype=torch.float64)], dim=-1)
     out, valid = triangulate_dlt(kp.float(), K.float(), w2c.float())

@@ -53,11 +53,11 @@ def render_plane(K: Tensor, w2c: Tensor, height: int, width: int, plane_z: float
     return torch.where((s > 0)[None], img, torch.zeros_like(img))
 
 
-def ring_rig(num_views: int, radius: float = 3.0, spread: float = 0.6, size: int = 32, focal: float = 40.0) -> Tuple[Tensor, Tensor]:
+def ring_rig(
+    num_views: int, radius: float = 3.0, spread: float = 0.6, size: int = 32, focal: float = 40.0
+) -> Tuple[Tensor, Tensor]:
     """(K, w2c) of ``num_views`` cameras on an arc in front of the origin (all at z = -radius*cos)."""
     angles = torch.linspace(-spread / 2, spread / 2, num_views)
     w2cs = torch.stack([look_at((radius * math.sin(a), 0.1, -radius * math.cos(a))) for a in angles.tolist()])
     K = intrinsics(size, focal).expand(num_views, 3, 3).clone()
     return K, w2cs
-
-

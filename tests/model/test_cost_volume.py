@@ -73,7 +73,9 @@ def test_warp_matches_reference_values_and_grads():
     torch.testing.assert_close(depth.grad, depth_ref.grad, atol=1e-5, rtol=1e-4)
     # The cost volume is the biased variance of the reference warps over views.
     var = ref.var(dim=0, unbiased=False)
-    torch.testing.assert_close(build_cost_volume(feats, K_src, w2c_src, K_tgt, w2c_tgt, depth), var, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(
+        build_cost_volume(feats, K_src, w2c_src, K_tgt, w2c_tgt, depth), var, atol=1e-6, rtol=1e-6
+    )
 
 
 def test_identity_pose_returns_source_features():

@@ -46,7 +46,9 @@ def test_samples_inside_interval_sorted_and_on_ray(inverse):
     torch.testing.assert_close(z, s.z_depth, atol=1e-5, rtol=1e-5)
     # Volume depth coordinate: 0 at the volume's near plane, 1 at its far plane.
     assert (s.volume_coords[..., 2] >= -1e-6).all() and (s.volume_coords[..., 2] <= 1 + 1e-6).all()
-    expected_d = (s.z_depth - near_z) / (far_z - near_z) if not inverse else (1 / near_z - s.z_param) / (1 / near_z - 1 / far_z)
+    expected_d = (
+        (s.z_depth - near_z) / (far_z - near_z) if not inverse else (1 / near_z - s.z_param) / (1 / near_z - 1 / far_z)
+    )
     torch.testing.assert_close(s.volume_coords[..., 2], expected_d, atol=1e-5, rtol=0)
     torch.testing.assert_close(s.volume_coords[..., 0], (pixels[:, :1] / 31).expand(-1, 8))
 

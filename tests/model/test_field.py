@@ -39,7 +39,9 @@ def test_regress_mode_and_heads(human, cse_dim, coord):
     from ghnerf_ns.model.field import GHNeRFField
 
     torch.manual_seed(0)
-    field = GHNeRFField(8, color_mode="regress", with_heads=True, human_channels=human, cse_dim=cse_dim, coord_branch=coord)
+    field = GHNeRFField(
+        8, color_mode="regress", with_heads=True, human_channels=human, cse_dim=cse_dim, coord_branch=coord
+    )
     out = field(torch.randn(6, 4, 8), _projected(human=human), torch.nn.functional.normalize(torch.randn(6, 3), dim=-1))
     assert out.color_weights is None
     assert out.rgb.shape == (6, 4, 3) and ((out.rgb > 0) & (out.rgb < 1)).all()

@@ -49,7 +49,9 @@ def test_rays_match_nerfstudio_cameras():
     K = torch.tensor([[30.0, 0.0, 9.3], [0.0, 33.0, 6.1], [0.0, 0.0, 1.0]])
     w2c = _random_w2c(3)
     fx, fy, cx, cy = intrinsics_to_nerfstudio(K)
-    cams = Cameras(camera_to_worlds=w2c_opencv_to_c2w_opengl(w2c)[None], fx=fx, fy=fy, cx=cx, cy=cy, width=20, height=14)
+    cams = Cameras(
+        camera_to_worlds=w2c_opencv_to_c2w_opengl(w2c)[None], fx=fx, fy=fy, cx=cx, cy=cy, width=20, height=14
+    )
     bundle = cams.generate_rays(camera_indices=0)
     origins, dirs = pixel_directions(image_pixels(14, 20, torch.device("cpu")), K, w2c)
     torch.testing.assert_close(origins, bundle.origins.reshape(-1, 3), atol=1e-5, rtol=0)

@@ -108,7 +108,9 @@ def test_dino_pads_with_black(dino_concat: torch.nn.Module) -> None:
         torch.testing.assert_close(dino_concat.forward_lowres(images), dino_concat.forward_lowres(padded))
 
 
-def test_dino_project_starts_as_mean_and_trains_when_frozen(dino_weights_file: Path, dino_concat: torch.nn.Module) -> None:
+def test_dino_project_starts_as_mean_and_trains_when_frozen(
+    dino_weights_file: Path, dino_concat: torch.nn.Module
+) -> None:
     cfg = HumanEncoderConfig(name="dino_vits8", weights_path=dino_weights_file, trainable=False)
     enc = build_human_encoder(cfg).train()
     images = torch.rand(1, 3, 16, 24)
@@ -262,5 +264,7 @@ def test_fused_vit_block_matches_timm_block_values_and_gradients(dino_reference:
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     probe = torch.randn_like(ours)
     params = [x, block.attn.qkv.weight, block.attn.proj.weight, block.norm1.weight]
-    for got, want in zip(torch.autograd.grad((ours * probe).sum(), params), torch.autograd.grad((theirs * probe).sum(), params)):
+    for got, want in zip(
+        torch.autograd.grad((ours * probe).sum(), params), torch.autograd.grad((theirs * probe).sum(), params)
+    ):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

@@ -56,7 +56,9 @@ def reference_project(xyz, images, features, K, w2c, target_w2c, human):
         b = pts - src_center
         b = b / (b.norm(dim=-1, keepdim=True) + 1e-6)
         diff = a - b
-        diffs.append(torch.cat([diff / diff.norm(dim=-1, keepdim=True).clamp_min(1e-6), (a * b).sum(-1, keepdim=True)], -1))
+        diffs.append(
+            torch.cat([diff / diff.norm(dim=-1, keepdim=True).clamp_min(1e-6), (a * b).sum(-1, keepdim=True)], -1)
+        )
     stack = lambda xs: torch.stack(xs, dim=1).reshape(R, S, len(xs), -1)  # noqa: E731
     return stack(feats), stack(rgbs), stack(diffs), stack(hums)
 
@@ -106,8 +108,8 @@ def test_human_map_cells_give_back_their_centre_pixel():
     out = sample_source_maps(points, cell_map, K, w2c, H, W, convention="cells")[:, 0]
     torch.testing.assert_close(out, pixels)
     # Between two cell centres the value is linear (bilinear interpolation of a linear map).
-    mid = sample_source_maps(points[:1] + torch.tensor([[4.0 / 50.0 * depth, 0.0, 0.0]]).double(), cell_map, K, w2c, H, W,
-                             convention="cells")[:, 0]  # fmt: skip
+    between = points[:1] + torch.tensor([[4.0 / 50.0 * depth, 0.0, 0.0]]).double()
+    mid = sample_source_maps(between, cell_map, K, w2c, H, W, convention="cells")[:, 0]
     torch.testing.assert_close(mid, torch.tensor([[7.5, 3.5]], dtype=torch.float64))
 
 

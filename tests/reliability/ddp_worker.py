@@ -1,4 +1,5 @@
-"""One rank of the two-process CPU DDP test (run as ``python -m tests.reliability.ddp_worker``, see test_distributed.py).
+"""One rank of the two-process CPU DDP test (run as ``python -m tests.reliability.ddp_worker``, see
+test_distributed.py).
 
 Builds the ghnerf-tiny pipeline with world_size 2 inside a gloo process group, trains a few steps with nerfstudio's
 Optimizers, and saves which training targets this rank drew and its final parameters.

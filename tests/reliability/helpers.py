@@ -43,7 +43,8 @@ def tiny_method_config(data: Path, num_workers: int = 0):
 def ns_train_args(data: Path, output_dir: Path, steps: int, extra: Optional[List[str]] = None,
                   dataparser_extra: Optional[List[str]] = None, method: str = "ghnerf-tiny",
                   timestamp: str = "run") -> List[str]:
-    """ns-train arguments of a seconds-long run on a tiny dataset (run folder ``<output_dir>/rel/<method>/<timestamp>``)."""
+    """ns-train arguments of a seconds-long run on a tiny dataset (run folder
+    ``<output_dir>/rel/<method>/<timestamp>``)."""
     return [
         "ns-train", method, "--data", str(data), "--output-dir", str(output_dir), "--experiment-name", "rel",
         "--timestamp", timestamp, "--max-num-iterations", str(steps), "--vis", "tensorboard",
@@ -55,14 +56,17 @@ def ns_train_args(data: Path, output_dir: Path, steps: int, extra: Optional[List
 
 
 def cli_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The test process's environment (minus a developer's GHNERF_DEBUG) with this venv first on PATH, plus ``extra``."""
+    """The test process's environment (minus a developer's GHNERF_DEBUG) with this venv first on PATH, plus
+    ``extra``."""
     env = {k: v for k, v in os.environ.items() if k != "GHNERF_DEBUG"}
     env.update(PYTHONUNBUFFERED="1", **(extra or {}))
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
-def run_cli(args: List[str], cwd: Path, timeout: int = 300, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: List[str], cwd: Path, timeout: int = 300, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
     """Run an installed console script of this venv; never raises on a non-zero exit (the tests check it)."""
     return subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env=cli_env(env))  # fmt: skip

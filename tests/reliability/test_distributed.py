@@ -27,9 +27,26 @@ def test_two_rank_ddp_shards_samples_and_keeps_parameters_identical(synth_zju: P
     port = _free_port()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.ddp_worker", "--rank", str(rank), "--port", str(port),
-             "--data", str(synth_zju), "--out", str(tmp_path), "--steps", "3"],
-            cwd=REPO, env=cli_env({"OMP_NUM_THREADS": "1"}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.reliability.ddp_worker",
+                "--rank",
+                str(rank),
+                "--port",
+                str(port),
+                "--data",
+                str(synth_zju),
+                "--out",
+                str(tmp_path),
+                "--steps",
+                "3",
+            ],
+            cwd=REPO,
+            env=cli_env({"OMP_NUM_THREADS": "1"}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )  # fmt: skip
         for rank in (0, 1)
     ]

@@ -27,7 +27,9 @@ def test_resume_continues_from_the_saved_step_with_the_saved_optimizer_state(res
         after = {float(s["step"]) for s in final["optimizers"][group]["state"].values()}
         # Adam's per-parameter step counters carried over (a fresh optimizer would restart at 0): saved + 3.
         assert before == {step + 1.0} and after == {step + 4.0}, (group, before, after)
-        assert state["param_groups"][0]["lr"] > final["optimizers"][group]["param_groups"][0]["lr"]  # schedule continued
+        assert (
+            state["param_groups"][0]["lr"] > final["optimizers"][group]["param_groups"][0]["lr"]
+        )  # schedule continued
     for group, sched in saved["schedulers"].items():
         assert final["schedulers"][group]["last_epoch"] == sched["last_epoch"] + 3
     # One test, not two: under pytest-xdist a second test could land on the other worker and re-run the whole

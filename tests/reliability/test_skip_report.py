@@ -20,7 +20,10 @@ def test_parse_warning_format_of_the_dataparsers_is_understood():
     report = SkipReport()
     report.add_parse_warnings(lines)
     missing = report.parse_time["image file missing"]
-    assert (missing.files, missing.examples) == (8, ["CoreView_9/c/0.jpg", "CoreView_9/c/1.jpg", "CoreView_9/c/2.jpg", "CoreView_8/c/0.jpg"])
+    assert (missing.files, missing.examples) == (
+        8,
+        ["CoreView_9/c/0.jpg", "CoreView_9/c/1.jpg", "CoreView_9/c/2.jpg", "CoreView_8/c/0.jpg"],
+    )
     assert report.parse_time["mask missing"].files == 2
     assert len(report.parse_warnings) == 3
 
@@ -73,7 +76,9 @@ def test_datamanager_reports_missing_truncated_and_person_less_files(damaged_cop
     assert training[UNREADABLE_IMAGE]["files"] == 1 and str(broken) in training[UNREADABLE_IMAGE]["examples"][0]
     # Frame 1 of 377 lost camera B3, so B5 (frame 1) has one other input camera left: replaced, reported.
     assert training[TOO_FEW_SOURCES]["files"] == 1
-    assert training[OPENPOSE_NO_PERSON]["examples"] == [str(subject / "openpose" / "Camera_B5" / "000000_keypoints.json")]
+    assert training[OPENPOSE_NO_PERSON]["examples"] == [
+        str(subject / "openpose" / "Camera_B5" / "000000_keypoints.json")
+    ]
     log = " ".join(capsys.readouterr().out.split())
     assert f"Warning: {UNREADABLE_IMAGE}:" in log and "(counted in data_report.json)" in log
     assert len(rows) > 3

@@ -176,7 +176,9 @@ def test_cli_renderpeople_cameras_json_missing_a_camera(synth_rp: Path, tmp_path
     args = ["ns-train", "ghnerf-tiny", "--data", str(root), "--output-dir", str(tmp_path / "out"), "--vis",
             "tensorboard", "--pipeline.datamanager.resolution", "64", "renderpeople-data"]  # fmt: skip
     proc = run_cli(args, cwd=tmp_path)
-    _assert_one_clear_line(proc, "ghnerf_ns error:", "cameras.json: cameras camera0003 have images in img/ but no calibration")
+    _assert_one_clear_line(
+        proc, "ghnerf_ns error:", "cameras.json: cameras camera0003 have images in img/ but no calibration"
+    )
 
 
 @pytest.mark.slow

@@ -13,7 +13,9 @@ def _network(human_channels=6):
     from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
 
     torch.manual_seed(0)
-    config = GHNeRFNetworkConfig(coarse=CascadeLevelConfig(num_planes=8), human_feature_channels=human_channels, cse_dim=4)
+    config = GHNeRFNetworkConfig(
+        coarse=CascadeLevelConfig(num_planes=8), human_feature_channels=human_channels, cse_dim=4
+    )
     return config.setup().eval()
 
 

@@ -57,7 +57,9 @@ def test_entry_points_load_configs_and_their_targets_only():
     result = subprocess.run([sys.executable, "-c", LOADED], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = result.stdout.split()
-    assert {"ghnerf_ns.ghnerf_config", "ghnerf_ns.pipeline", "ghnerf_ns.model.network", "dataparsers.specs"} <= set(loaded)
+    assert {"ghnerf_ns.ghnerf_config", "ghnerf_ns.pipeline", "ghnerf_ns.model.network", "dataparsers.specs"} <= set(
+        loaded
+    )
     assert [name for name in loaded if name.startswith(USED_ONLY_BY_RUNS)] == []
 
 

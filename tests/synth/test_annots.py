@@ -57,7 +57,9 @@ def test_kpts2d_equal_projection_of_joints3d(zju_root: Path) -> None:
             assert joints.shape == (25, 4) and joints.dtype == np.float64
             for c in range(len(cams["K"])):
                 rvec, _ = cv2.Rodrigues(cams["R"][c])
-                uv, _ = cv2.projectPoints(np.ascontiguousarray(joints[:, :3]), rvec, cams["T"][c] / 1000.0, cams["K"][c], cams["D"][c])
+                uv, _ = cv2.projectPoints(
+                    np.ascontiguousarray(joints[:, :3]), rvec, cams["T"][c] / 1000.0, cams["K"][c], cams["D"][c]
+                )
                 np.testing.assert_allclose(entry["kpts2d"][c, :, :2], uv.reshape(-1, 2), rtol=0, atol=1e-9)
                 conf = entry["kpts2d"][c, :, 2]
                 assert set(np.unique(conf)) <= {0.0, 0.9}

@@ -30,7 +30,9 @@ def _hit_canonical(scene: SubjectScene, state, origin: np.ndarray, direction: np
 
 def test_same_surface_point_same_embedding_across_views_and_frames() -> None:
     scene = SubjectScene("394", 2, ZJU_WORLD_FROM_BODY, np.array([0.4, 0.3, 0.0]))
-    rig = make_ring_rig(np.random.default_rng(3), 6, 64, scene.body_centre(), np.array([0.4, 0.3, 0]), np.array([0, 0, -1.0]))
+    rig = make_ring_rig(
+        np.random.default_rng(3), 6, 64, scene.body_centre(), np.array([0.4, 0.3, 0]), np.array([0, 0, -1.0])
+    )
     state = scene.frame(0)
     origins, dirs = rig[0].pixel_rays(pixel_grid(64, 64))
     hits = first_hits(state.prims, origins, dirs)

@@ -36,7 +36,9 @@ def test_layout_and_calibration_files(tmp_path: Path) -> None:
         assert np.allclose(cv2.Rodrigues(extri.getNode(f"R_{name}").mat())[0], R, atol=1e-9)
         assert intri.getNode(f"K_{name}").mat().shape == (3, 3) and intri.getNode(f"dist_{name}").mat().shape == (1, 5)
         images = sorted((root / "images" / name).iterdir())
-        assert all(cv2.imread(str(p)).shape[1::-1] == camera_sizes(config(tmp_path, mixed_sizes=True))[c] for p in images)
+        assert all(
+            cv2.imread(str(p)).shape[1::-1] == camera_sizes(config(tmp_path, mixed_sizes=True))[c] for p in images
+        )
     written = sorted(p.relative_to(root / "images") for p in (root / "images").rglob("*.jpg"))
     assert len(written) == 2 * 4 - 1  # one missing view, with its mask and keypoints
     masks = sorted(p.relative_to(root / "masks") for p in (root / "masks").rglob("*.png"))

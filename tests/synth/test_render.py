@@ -28,7 +28,9 @@ def test_hand_computed_hits() -> None:
     np.testing.assert_allclose(t[:3], [4.5, 2.5, 2.5])  # side of the cylinder, top cap, bottom cap
     assert np.isinf(t[3])
     ell = _single(ELLIPSOID, [0, 0, 0], [1, 2, 3])
-    t = intersect(ell, np.array([[0.0, 0, -10], [-10.0, 0, 0], [0, 10.0, 0]]), np.array([[0, 0, 1.0], [1.0, 0, 0], [0, 1.0, 0]]))
+    t = intersect(
+        ell, np.array([[0.0, 0, -10], [-10.0, 0, 0], [0, 10.0, 0]]), np.array([[0, 0, 1.0], [1.0, 0, 0], [0, 1.0, 0]])
+    )
     np.testing.assert_allclose(t[:2, 0], [7.0, 9.0])
     assert np.isinf(t[2, 0])  # pointing away
 
@@ -114,8 +116,12 @@ def test_hidden_and_outside_joints_have_zero_confidence() -> None:
         assert conf == 0.0 and not (0 <= x <= 63 and 0 <= y <= 63)
     assert zoom[nose, 2] == KEYPOINT_CONFIDENCE
     # A camera inside the body's bounding box looking away: joints behind it are not visible.
-    R, t = look_at(scene.body_centre() + np.array([0, 0, 5.0]), scene.body_centre() + np.array([0, 0, 10.0]), np.array([0, 1.0, 0]))
-    away = RigCamera(K=np.array([[60.0, 0, 31.5], [0, 60, 31.5], [0, 0, 1]]), R=R, t=t, dist=np.zeros(5), width=64, height=64)
+    R, t = look_at(
+        scene.body_centre() + np.array([0, 0, 5.0]), scene.body_centre() + np.array([0, 0, 10.0]), np.array([0, 1.0, 0])
+    )
+    away = RigCamera(
+        K=np.array([[60.0, 0, 31.5], [0, 60, 31.5], [0, 0, 1]]), R=R, t=t, dist=np.zeros(5), width=64, height=64
+    )
     assert np.all(joint_keypoints(state, away)[:, 2] == 0)
 
 
@@ -127,7 +133,9 @@ def test_side_view_hides_far_side_joints() -> None:
     right /= np.linalg.norm(right)
     centre = scene.body_centre() + 3.0 * right
     R, t = look_at(centre, scene.body_centre(), np.array([0.0, 1.0, 0.0]))
-    cam = RigCamera(K=np.array([[68.0, 0, 31.5], [0, 68, 31.5], [0, 0, 1]]), R=R, t=t, dist=np.zeros(5), width=64, height=64)
+    cam = RigCamera(
+        K=np.array([[68.0, 0, 31.5], [0, 68, 31.5], [0, 0, 1]]), R=R, t=t, dist=np.zeros(5), width=64, height=64
+    )
     kp = joint_keypoints(state, cam)
     assert kp[17, 2] == KEYPOINT_CONFIDENCE and kp[18, 2] == 0.0  # REar seen, LEar hidden by the head
     assert kp[9, 2] == KEYPOINT_CONFIDENCE and kp[12, 2] == 0.0  # RHip seen, LHip hidden by the right thigh/pelvis

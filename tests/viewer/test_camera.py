@@ -129,7 +129,8 @@ class FakeClient:
         self.camera = viser.CameraHandle(self)  # the real handle: its setters do the look-at -> wxyz maths
         # As after the client's first ViewerCameraMessage: viser's default far-away camera.
         state = self.camera._state
-        state.position, state.look_at, state.up_direction = np.array([30.0, 30.0, 30.0]), np.zeros(3), np.array([0.0, 0.0, 1.0])
+        state.position, state.look_at = np.array([30.0, 30.0, 30.0]), np.zeros(3)
+        state.up_direction = np.array([0.0, 0.0, 1.0])
         state.fov, state.aspect, state.update_timestamp = 1.3, 1.0, 1.0
         self.camera._update_wxyz()
 
@@ -168,7 +169,12 @@ def test_placed_viser_camera_is_the_input_camera_for_nerfstudio():
     client = FakeClient()
     place_client_camera(client.camera, pose, VISER_NERFSTUDIO_SCALE_RATIO)
     kinds = [type(m).__name__ for m in client._websock_connection.sent]
-    assert {"SetCameraFovMessage", "SetCameraPositionMessage", "SetCameraLookAtMessage", "SetCameraUpDirectionMessage"} <= set(kinds)
+    assert {
+        "SetCameraFovMessage",
+        "SetCameraPositionMessage",
+        "SetCameraLookAtMessage",
+        "SetCameraUpDirectionMessage",
+    } <= set(kinds)
     look = [m for m in client._websock_connection.sent if type(m).__name__ == "SetCameraLookAtMessage"][-1]
     np.testing.assert_allclose(look.look_at, np.array([0.0, 0.0, 0.9]) * VISER_NERFSTUDIO_SCALE_RATIO, atol=1e-5)
     camera = nerfstudio_camera(client, 64)
@@ -197,7 +203,9 @@ def test_viewer_control_places_on_connect_and_on_subject_change(monkeypatch):
     for thread in [t for t in threading.enumerate() if t.name == "ghnerf-viewer-camera"]:
         thread.join(timeout=300)  # a deadline for a hang only: a loaded machine may take long to place the camera
         assert not thread.is_alive(), "the camera placement thread never finished"
-    np.testing.assert_allclose(nerfstudio_camera(client, 64).camera_to_worlds.reshape(3, 4)[:, 3].numpy(), CAM_A, atol=1e-5)
+    np.testing.assert_allclose(
+        nerfstudio_camera(client, 64).camera_to_worlds.reshape(3, 4)[:, 3].numpy(), CAM_A, atol=1e-5
+    )
     # Choosing subject B (as the dropdown callback does) moves the connected client to B's input camera.
     controls.a_subject.value = "B"
     controls._on_subject(controls.a_subject)

@@ -24,11 +24,25 @@ def test_viewer_outputs_never_break_the_viewer(kind):
     make = {
         "zeros": lambda c: torch.zeros(h, w, c),
         "constant": lambda c: torch.full((h, w, c), 0.25),
-        "two_pixels": lambda c: torch.zeros(h, w, c).index_fill_(1, torch.tensor([2, 5]), 0.0).index_put_((torch.tensor([1, 3]), torch.tensor([2, 5])), torch.ones(2, c)),
+        "two_pixels": lambda c: (
+            torch.zeros(h, w, c)
+            .index_fill_(1, torch.tensor([2, 5]), 0.0)
+            .index_put_((torch.tensor([1, 3]), torch.tensor([2, 5])), torch.ones(2, c))
+        ),
         "random": lambda c: torch.rand(h, w, c),
     }[kind]
     out = viewer_outputs(_raw(h, w, make(25), make(16)), None, 0.1)
-    expected = {"rgb", "depth", "accumulation", "heatmap", "heatmaps", "heatmap_overlay", "keypoints_overlay", "cse", "cse_rgb"}
+    expected = {
+        "rgb",
+        "depth",
+        "accumulation",
+        "heatmap",
+        "heatmaps",
+        "heatmap_overlay",
+        "keypoints_overlay",
+        "cse",
+        "cse_rgb",
+    }
     assert set(out) == expected
     for name, value in out.items():
         assert value.ndim == 3 and value.shape[:2] == (h, w) and value.shape[-1] in (1, 3), name
