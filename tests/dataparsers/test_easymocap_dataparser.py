@@ -7,13 +7,13 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from human_projection_ref import opencv_from_nerfstudio, project
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 
 from dataparsers import human_parser
 from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig, natural_key
 from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, DatasetFormatError, HumanImageIndex
 from dataparsers.openpose_json import read_openpose_json
+from tests.dataparsers.human_projection_ref import opencv_from_nerfstudio, project
 
 ALL = (0, -1, 1)
 SUBJECTS = ("subject_00", "subject_01", "subject_02")

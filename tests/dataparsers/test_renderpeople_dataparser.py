@@ -7,12 +7,12 @@ from typing import Any, List
 
 import numpy as np
 import pytest
-from human_projection_ref import opencv_from_nerfstudio, project
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 
 from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, DatasetFormatError, HumanImageIndex
 from dataparsers.openpose_json import read_openpose_json, write_openpose_json
 from dataparsers.renderpeople_dataparser import RenderPeopleDataParserConfig, evenly_spaced
+from tests.dataparsers.human_projection_ref import opencv_from_nerfstudio, project
 
 
 def parse(root: Path, split: str = "train", **options: Any) -> DataparserOutputs:

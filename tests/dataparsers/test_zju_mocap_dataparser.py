@@ -7,11 +7,11 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from human_projection_ref import opencv_from_nerfstudio, project
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 
 from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, DatasetFormatError, HumanImageIndex
 from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig, vertex_number
+from tests.dataparsers.human_projection_ref import opencv_from_nerfstudio, project
 
 ALL = (0, -1, 1)
 

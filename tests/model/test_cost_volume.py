@@ -3,7 +3,8 @@ view and one plane at a time), plus the geometric sanity cases and the depth-pla
 
 import pytest
 import torch
-from cascade_scenes import intrinsics, look_at, render_plane, ring_rig
+
+from tests.model.cascade_scenes import intrinsics, look_at, render_plane, ring_rig
 
 
 def _bilinear_zeros(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 import pytest
 import torch
-from cascade_scenes import intrinsics, look_at
+
+from tests.model.cascade_scenes import intrinsics, look_at
 
 
 def _rays(num_rays=64, seed=0):

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from cascade_scenes import look_at
 
 from ghnerf_ns.model.encoder_windows import EncoderWindows, box_windows
 from ghnerf_ns.model.human_encoders import HumanEncoder, HumanEncoderConfig
+from tests.model.cascade_scenes import look_at
 
 BOX = torch.tensor([[-0.3, -0.2, -0.9], [0.3, 0.2, 0.9]])
 

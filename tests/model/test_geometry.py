@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from cascade_scenes import intrinsics, look_at
+
+from tests.model.cascade_scenes import intrinsics, look_at
 
 
 def _random_w2c(seed: int) -> torch.Tensor:

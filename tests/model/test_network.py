@@ -2,7 +2,8 @@
 
 import pytest
 import torch
-from cascade_scenes import look_at, render_plane, ring_rig
+
+from tests.model.cascade_scenes import look_at, render_plane, ring_rig
 
 SIZE = 32
 

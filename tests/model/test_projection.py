@@ -3,7 +3,8 @@
 import math
 
 import torch
-from cascade_scenes import look_at, ring_rig
+
+from tests.model.cascade_scenes import look_at, ring_rig
 
 
 def _bilinear_border(img, x, y):

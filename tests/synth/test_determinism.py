@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import numpy as np
-from synth_configs import rp_config, zju_config
 
 from ghnerf_ns.synth import write_renderpeople, write_zju
+from tests.synth.synth_configs import rp_config, zju_config
 
 
 def _files(root: Path) -> dict:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_configs import zju_config
 
 from ghnerf_ns.synth import write_zju
 from ghnerf_ns.synth.zju_writer import camera_folders, resolve_style
+from tests.synth.synth_configs import zju_config
 
 STEM_313 = re.compile(r"^CoreView_313_Camera_\((\d+)\)_(\d{4})_2019-08-23_\d{2}-\d{2}-\d{2}\.\d{3}$")
 
