@@ -110,6 +110,8 @@ class GHNeRFModel(Model):
         return self.get_outputs(target, sources, pixels)
 
     def get_outputs(self, target: TargetView, sources: SourceViews, pixels: Tensor) -> Dict[str, object]:  # type: ignore[override]
+        from ghnerf_ns.render.image_renderer import human_features_for
+
         human = human_features_for(self.human_encoder, sources, target.box)
         cascade = self.network(sources, human, target, pixels)
         return {"cascade": cascade, "rgb": cascade.fine.rgb, "accumulation": cascade.fine.accumulation}
