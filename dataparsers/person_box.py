@@ -169,7 +169,7 @@ def distort_project(
     ideal: Float[np.ndarray, "num_points 2"], K: Float[np.ndarray, "3 3"], dist: Float[np.ndarray, "5"]
 ) -> Float[np.ndarray, "num_points 2"]:
     """Ideal normalised coordinates -> distorted pixels (OpenCV's model; cv2.projectPoints also computes Jacobians
-    and is ~20x slower on the hull's grid)."""
+    and is much slower on the hull's grid)."""
     x, y = ideal[:, 0], ideal[:, 1]
     k1, k2, p1, p2, k3 = (float(v) for v in dist)
     r2 = x * x + y * y

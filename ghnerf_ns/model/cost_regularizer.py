@@ -17,8 +17,8 @@ class Conv3d(nn.Conv3d):
 
     PyTorch sends a batch-of-one float32 3D convolution with small spatial extent to its reference ``slow_conv3d``
     kernel (its oneDNN heuristic is written for 2D images); a cost volume is exactly that. Calling the oneDNN kernel
-    directly is ~10x faster on CPU for these volumes (e.g. 8 channels x 8 planes x 256 x 256: 0.52 s -> 0.06 s on 2
-    cores) with the same values and gradients. CUDA and other dtypes take the usual path.
+    directly is several times faster on CPU for these volumes, with the same values and gradients
+    (figures: benchmarks/README.md, "Timings quoted by the code"). CUDA and other dtypes take the usual path.
     """
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
@@ -31,8 +31,8 @@ class Conv3d(nn.Conv3d):
             and torch.backends.mkldnn.enabled
         ):
             if torch.is_grad_enabled() and self.stride[0] == 1 and self.dilation == (1, 1, 1) and self.groups == 1:
-                # oneDNN's 3D backward is slow for unit-stride volumes (a 3x3x3 conv on 8x64x64: 2 ms forward, 60 ms
-                # backward); as 2D convolutions over the planes it is ~3x faster forward + backward. See conv3d_as_2d.
+                # oneDNN's 3D backward is slow for unit-stride volumes (many times its forward); as 2D convolutions
+                # over the planes, forward + backward is faster (benchmarks/README.md). See conv3d_as_2d.
                 return conv3d_as_2d(x, self.weight, self.bias, self.padding, self.stride)
             return torch.mkldnn_convolution(
                 x.contiguous(), self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups

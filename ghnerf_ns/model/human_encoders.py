@@ -286,8 +286,9 @@ class DinoHumanEncoder(HumanEncoder):
 def fused_attention(attn: nn.Module, x: Float[Tensor, "batch tokens dim"]) -> Float[Tensor, "batch tokens dim"]:
     """timm 0.6.7 ``Attention.forward`` (same parameters and maths) with torch's fused scaled-dot-product attention.
 
-    timm 0.6.7 (pinned by nerfstudio) materialises the (tokens x tokens) attention matrix per head: at 512x512 inputs
-    (4097 tokens) that took 2.4 s per block for two views on 2 CPU cores, the fused kernel 0.65 s.
+    timm 0.6.7 (pinned by nerfstudio) materialises the (tokens x tokens) attention matrix per head, which dominates
+    at 512x512 inputs (4097 tokens); the fused kernel does not (figures: benchmarks/README.md, "Timings quoted by
+    the code").
     """
     batch, tokens, dim = x.shape
     qkv = attn.qkv(x).reshape(batch, tokens, 3, attn.num_heads, dim // attn.num_heads).permute(2, 0, 3, 1, 4)

@@ -95,8 +95,8 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     human_projection_dim: int = 16
     """Learned 1x1 projection of the human features to this many channels, applied once per source image (cached with
     the encoding) before psi_h (ENeRF's per-view image features have 8-32 channels). 0 feeds the full-width features
-    (384-512 channels) to psi_h at every sample, as the paper does: 5-8x the field's time on CPU (see
-    benchmarks/render_speed.py)."""
+    (384-512 channels) to psi_h at every sample, as the paper does: several times the field's time on CPU
+    (benchmarks/README.md, "Timings quoted by the code")."""
     human_hidden_dim: int = 16
     """Width of psi_h's per-view hidden layer (its cost per sample and view grows with it)."""
     human_pooled_dim: int = 32

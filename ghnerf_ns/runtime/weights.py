@@ -1,6 +1,6 @@
 """Where pretrained weights live, how they are obtained, and clear errors when they cannot be.
 
-Policy (DESIGN.md "Pretrained weights and offline machines"): real loading code always. A pretrained
+Policy (README.md, "Offline machines and weights"): real loading code always. A pretrained
 backbone is taken, in this order, from (1) a local file named by a config field, (2) the torch hub
 cache (``$TORCH_HOME/hub/checkpoints/<file>``, the same place timm and torchvision cache their
 downloads, so weights downloaded by either are found), (3) a download into that cache. When none of

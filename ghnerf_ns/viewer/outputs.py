@@ -28,7 +28,7 @@ DEFAULT_SETTINGS = ViewerSettings(
 def viewer_outputs(
     raw: Dict[str, Tensor], settings: Optional[ViewerSettings], keypoint_threshold: float, keep_raw_maps: bool = False
 ) -> Dict[str, Tensor]:
-    """The model's image outputs from a raw fine-level render (see DESIGN.md "Model outputs").
+    """The model's image outputs from a raw fine-level render (README.md, "Model outputs").
 
     Every output is display-safe (:func:`safe_viewer_output`): 1 or 3 float channels, contiguous, finite. ``heatmaps``
     (25 joints) and ``cse`` (embedding) are PCA-coloured here, black where PCA is undefined (e.g. all-zero heatmaps of

@@ -152,7 +152,7 @@ def pca_colours(features: Float[Tensor, "height width channels"]) -> Float[Tenso
         return black
     try:
         # The 3 principal directions are fitted on at most PCA_FIT_PIXELS evenly spread non-zero pixels (a 512x512
-        # render has ~10x more; the fit on all of them took ~1 s per image on CPU), then applied to every pixel.
+        # render has ~10x more, and fitting all of them is slow on CPU), then applied to every pixel.
         fit = rows[torch.linspace(0, len(rows) - 1, min(len(rows), PCA_FIT_PIXELS), device=rows.device).long()]
         _, _, directions = torch.pca_lowrank(flat[fit], q=3, niter=20)
         out = apply_pca_colormap(image, pca_mat=directions)

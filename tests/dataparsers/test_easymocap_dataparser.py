@@ -17,10 +17,8 @@ from tests.dataparsers.human_projection_ref import opencv_from_nerfstudio, proje
 
 ALL = (0, -1, 1)
 SUBJECTS = ("subject_00", "subject_01", "subject_02")
-ZJU_RIG = (
-    Path(__file__).resolve().parents[1] / "fixtures" / "zju_rig"
-)  # the real rig (copy of shared/reference/zju_rig)
-"""The real ZJU-MoCap calibration beside the repository (``../shared/reference/zju_rig``)."""
+ZJU_RIG = Path(__file__).resolve().parents[1] / "fixtures" / "zju_rig"
+"""The real ZJU-MoCap calibration (``tests/fixtures/zju_rig``, see its README)."""
 
 
 def parse(root: Path, split: str = "train", **options: Any) -> DataparserOutputs:
