@@ -69,9 +69,6 @@ class TargetView:
 
     def to(self, device: Union[str, torch.device]) -> "TargetView":
         return replace(
-            self,
-            K=self.K.to(device),
-            w2c=self.w2c.to(device),
-            box=self.box.to(device),
+            self, K=self.K.to(device), w2c=self.w2c.to(device), box=self.box.to(device),
             near_far=self.near_far.to(device),
-        )
+        )  # fmt: skip

@@ -38,17 +38,8 @@ from tests.e2e.conftest import TEST_SUBJECTS, TRAIN_SUBJECTS
 
 pytestmark = pytest.mark.slow
 
-OUTPUTS = [
-    "rgb",
-    "depth",
-    "accumulation",
-    "heatmap",
-    "heatmaps",
-    "heatmap_overlay",
-    "keypoints_overlay",
-    "cse",
-    "cse_rgb",
-]
+OUTPUTS = ["rgb", "depth", "accumulation", "heatmap", "heatmaps", "heatmap_overlay", "keypoints_overlay", "cse",
+           "cse_rgb"]  # fmt: skip
 
 
 def drawn_frustums(config: Path) -> Set[str]:

@@ -32,17 +32,8 @@ def test_viewer_outputs_never_break_the_viewer(kind):
         "random": lambda c: torch.rand(h, w, c),
     }[kind]
     out = viewer_outputs(_raw(h, w, make(25), make(16)), None, 0.1)
-    expected = {
-        "rgb",
-        "depth",
-        "accumulation",
-        "heatmap",
-        "heatmaps",
-        "heatmap_overlay",
-        "keypoints_overlay",
-        "cse",
-        "cse_rgb",
-    }
+    expected = {"rgb", "depth", "accumulation", "heatmap", "heatmaps", "heatmap_overlay", "keypoints_overlay", "cse",
+                "cse_rgb"}  # fmt: skip
     assert set(out) == expected
     for name, value in out.items():
         assert value.ndim == 3 and value.shape[:2] == (h, w) and value.shape[-1] in (1, 3), name
