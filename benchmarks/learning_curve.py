@@ -182,7 +182,8 @@ def format_row(row: Dict[str, object]) -> str:
 
 
 TABLE_HEADER = (
-    "| run | step | train s | PSNR | SSIM | heatmap MSE (predict-0) | PCK@0.2 | mpjpe_3d mm (found) | triangulated mm |\n"
+    "| run | step | train s | PSNR | SSIM | heatmap MSE (predict-0) | PCK@0.2 "
+    "| mpjpe_3d mm (found) | triangulated mm |\n"
     "|---|---|---|---|---|---|---|---|---|"
 )
 

@@ -1,5 +1,7 @@
-"""The README's two PNGs from a trained run (called by scripts/readme_images.sh, which trains and renders the video).
+"""The README's PNGs from a trained run (called by scripts/readme_images.sh, which trains and renders the video).
 
+- ``eval_views.png``: ``ns-eval``'s comparison images of a few test views (``--eval-images``), one row per view:
+  rgb, heatmap_overlay and keypoints_overlay, each as prediction | ground truth.
 - ``render_frame.png``: one frame of the ``ns-render camera-path`` orbit video (its outputs side by side).
 - ``viewer_heatmap.png``: headless Chromium's screenshot of ``ns-viewer`` showing one output (``--output``). The
   output type (and overlay opacity) are chosen first over the viewer's websocket, the way its web client does: the GUI
@@ -15,6 +17,7 @@ import argparse
 import io
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -38,6 +41,8 @@ MAX_BYTES = 150_000
 MAX_WIDTH = 800
 WINDOW = (1000, 800)
 """Chromium window: wide enough that the 3D canvas beside the control panel is larger than the panel."""
+EVAL_OUTPUTS = ("rgb", "heatmap_overlay", "keypoints_overlay")
+"""ns-eval comparison images tiled into eval_views.png (each is prediction | ground truth)."""
 HEADER_PX = 52
 """Height of the web client's title bar (logo and links), cropped off the screenshot."""
 
@@ -70,6 +75,31 @@ def video_frame(video: Path, index: int) -> np.ndarray:
         if position == index:
             return np.asarray(frame)
     raise SystemExit(f"readme_images: {video} has only {position + 1} frames, asked for frame {index} (--frame-index)")
+
+
+def eval_views(folder: Path, views: Sequence[int]) -> np.ndarray:
+    """ns-eval's ``eval_<output>_<index>.png`` images of ``views`` tiled: one row per view, outputs side by side, each
+    as prediction | ground truth, cut to the person."""
+    import imageio.v3 as iio
+
+    rows = []
+    for view in views:
+        paths = [folder / f"eval_{name}_{view:04d}.png" for name in EVAL_OUTPUTS]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise SystemExit(f"readme_images: {', '.join(missing)} missing: run ns-eval with --render-output-path")
+        rows.append([np.asarray(iio.imread(p))[..., :3] for p in paths])
+    # Each comparison image is prediction | ground truth: cut every half to the window that holds the person in all of
+    # them (the person is a small part of a 128 px view), then enlarge 2x without smoothing.
+    halves = [half for row in rows for image in row for half in np.split(image, 2, axis=1)]
+    ys, xs = np.nonzero(np.stack(halves).max(axis=(0, 3)) > 5)
+    if len(ys) == 0:
+        raise SystemExit(f"readme_images: the eval images in {folder} are black")
+    top, bottom = max(ys.min() - 4, 0), ys.max() + 5
+    left, right = max(xs.min() - 4, 0), xs.max() + 5
+    tiles = [[half[top:bottom, left:right] for image in row for half in np.split(image, 2, axis=1)] for row in rows]
+    grid = np.concatenate([np.concatenate(row, axis=1) for row in tiles], axis=0)
+    return grid.repeat(2, axis=0).repeat(2, axis=1)
 
 
 def browser_screenshot(port: int, work: Path, output: str, quiet: float, timeout: float) -> np.ndarray:
@@ -139,12 +169,17 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="folder for the viewer log and raw screenshot")
     parser.add_argument("--docs", type=Path, default=REPO / "docs", help="where the two PNGs go")
     parser.add_argument("--frame-index", type=int, default=0, help="video frame kept as render_frame.png")
+    parser.add_argument("--eval-images", type=Path, help="ns-eval --render-output-path folder (eval_views.png)")
+    parser.add_argument("--eval-views", type=int, nargs="+", default=[0, 3, 7], help="eval image indices tiled")
     parser.add_argument("--output", default="heatmap_overlay", help="viewer output type in the screenshot")
     parser.add_argument("--opacity", type=float, default=0.8, help="heatmap_overlay opacity in the screenshot")
     parser.add_argument("--quiet", type=float, default=20.0, help="seconds without a new render before the screenshot")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
+    if args.eval_images is not None:
+        size = save_small_png(eval_views(args.eval_images, args.eval_views), args.docs / "eval_views.png")
+        print(f"readme_images: {args.docs / 'eval_views.png'} ({size // 1000} KB)")
     size = save_small_png(video_frame(args.video, args.frame_index), args.docs / "render_frame.png")
     print(f"readme_images: {args.docs / 'render_frame.png'} ({size // 1000} KB)")
     try:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The README's two pictures, made with the project's own commands from the `make demo` run (trained first if it is not
-# there): an orbit of the unseen test subject (rgb | heatmap_overlay | keypoints_overlay, side by side, heatmaps as
-# rendered: no renormalisation) with one frame kept as docs/render_frame.png, then ns-viewer's heatmap_overlay output
-# in headless Chromium as docs/viewer_heatmap.png.
+# The README's pictures, made with the project's own commands from the `make demo` run (trained first if it is not
+# there): the demo's ns-eval comparison images of three test views (docs/eval_views.png), an orbit of the unseen test
+# subject (rgb | heatmap_overlay | keypoints_overlay, side by side, heatmaps as rendered: no renormalisation) with one
+# frame kept as docs/render_frame.png, then ns-viewer's heatmap_overlay output in headless Chromium as
+# docs/viewer_heatmap.png.
 # Run through `make readme-images` (needs /usr/bin/chromium: `make browser`).
 # Everything else goes under $README_OUT (git-ignored). Heavy steps run under `nice -n 19`.
 set -euo pipefail
@@ -33,7 +34,8 @@ GHNERF_SUBJECT="$SUBJECT" GHNERF_FRAME="$FRAME" "${NICE[@]}" ns-render camera-pa
 
 echo "== 3/3 ns-viewer with the heatmap_overlay output, screenshot by headless Chromium"
 GHNERF_SUBJECT="$SUBJECT" GHNERF_FRAME="$FRAME" "${NICE[@]}" python scripts/readme_images.py \
-  --config "$RUN/config.yml" --video "$OUT/orbit.mp4" --work "$OUT" --docs "$DOCS" --output heatmap_overlay
+  --config "$RUN/config.yml" --video "$OUT/orbit.mp4" --work "$OUT" --docs "$DOCS" --output heatmap_overlay \
+  --eval-images "$DEMO_OUT/eval_images"
 
 echo
-echo "Done in $(( $(date +%s) - start )) s: $DOCS/render_frame.png, $DOCS/viewer_heatmap.png (video: $OUT/orbit.mp4)"
+echo "Done in $(( $(date +%s) - start )) s: $DOCS/eval_views.png, $DOCS/render_frame.png, $DOCS/viewer_heatmap.png (video: $OUT/orbit.mp4)"

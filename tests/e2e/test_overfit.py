@@ -29,7 +29,8 @@ def overfit_train_args(data: Path, output_dir: Path, steps: int) -> list:
     """ns-train arguments: ghnerf-tiny as shipped, on one subject and frame, every camera an input and a test view."""
     return [
         "ns-train", "ghnerf-tiny", "--data", str(data), "--output-dir", str(output_dir), "--experiment-name", "overfit",
-        "--timestamp", "run", "--max-num-iterations", str(steps), "--steps-per-save", str(steps), "--vis", "tensorboard",
+        "--timestamp", "run", "--max-num-iterations", str(steps), "--steps-per-save", str(steps),
+        "--vis", "tensorboard",
         "--pipeline.datamanager.resolution", str(RESOLUTION),
         "zju-mocap-data", "--train-subjects", SUBJECT, "--test-subjects", SUBJECT, "--train-frames", "0", "1", "1",
         "--eval-frames", "0", "1", "1", "--input-views", "0", "-1", "1", "--test-views", "0", "-1", "1",
