@@ -4,6 +4,8 @@ import math
 
 import torch
 
+from ghnerf_ns.model.compositing import accumulation, composite, enerf_depth, expected_depth, weights_from_density
+
 
 def reference_composite(density, values):
     """Front-to-back loop over samples."""
@@ -21,8 +23,6 @@ def reference_composite(density, values):
 
 
 def test_hand_computed_three_samples():
-    from ghnerf_ns.model.compositing import accumulation, composite, enerf_depth, expected_depth, weights_from_density
-
     # sigma = (ln 2, ln 4, 0) -> alpha = (0.5, 0.75, 0)
     # transmittance: [1.0, 0.5, 0.125]   (the 1e-10 terms are below float precision here)
     # weights:       [0.5, 0.375, 0.0]
@@ -41,8 +41,6 @@ def test_hand_computed_three_samples():
 
 
 def test_matches_reference_values_and_grads():
-    from ghnerf_ns.model.compositing import composite, weights_from_density
-
     g = torch.Generator().manual_seed(0)
     density = (torch.rand(16, 6, generator=g, dtype=torch.float64) * 3).requires_grad_()
     values = torch.rand(16, 6, 25, generator=g, dtype=torch.float64).requires_grad_()
@@ -60,8 +58,6 @@ def test_matches_reference_values_and_grads():
 
 
 def test_enerf_depth_detaches_samples_and_empty_rays_fall_back():
-    from ghnerf_ns.model.compositing import enerf_depth, expected_depth
-
     z = torch.tensor([[2.0, 3.0, 4.0]], requires_grad=True)
     w = torch.zeros(1, 3, requires_grad=True)
     enerf_depth(w, z).sum().backward()

@@ -4,12 +4,13 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+
+from ghnerf_ns.model.cost_regularizer import Conv3d, CostRegularizer, depth_regression
 
 
 @pytest.mark.parametrize("scales,in_ch,shape", [(2, 32, (8, 4, 4)), (3, 16, (8, 16, 8))])
 def test_regularizer_shapes(scales, in_ch, shape):
-    from ghnerf_ns.model.cost_regularizer import CostRegularizer
-
     net = CostRegularizer(in_ch, scales)
     feats, logits = net(torch.randn(in_ch, *shape))
     assert feats.shape == (8, *shape)
@@ -19,15 +20,11 @@ def test_regularizer_shapes(scales, in_ch, shape):
 
 
 def test_regularizer_rejects_indivisible_volume():
-    from ghnerf_ns.model.cost_regularizer import CostRegularizer
-
     with pytest.raises(ValueError, match="multiples of 32"):
         CostRegularizer(16, 3)(torch.randn(16, 8, 12, 16))
 
 
 def test_depth_regression_hand_case():
-    from ghnerf_ns.model.cost_regularizer import depth_regression
-
     values = torch.tensor([2.0, 4.0]).view(2, 1)
     # Equal logits: p = (0.5, 0.5): depth 3, var = 0.5*1 + 0.5*1 = 1 -> std 1.
     depth, std = depth_regression(torch.zeros(2, 1), values, inverse=False)
@@ -47,10 +44,6 @@ def test_depth_regression_hand_case():
     "stride,channels,bias", [(1, (8, 8), False), (2, (16, 32), True), (1, (8, 1), False), (1, (4, 16), True)]
 )
 def test_cpu_conv3d_fast_path_matches_the_reference_conv_values_and_gradients(stride, channels, bias):
-    import torch.nn.functional as F
-
-    from ghnerf_ns.model.cost_regularizer import Conv3d
-
     torch.manual_seed(0)
     conv = Conv3d(channels[0], channels[1], 3, stride=stride, padding=1, bias=bias)
     x = torch.randn(1, channels[0], 4, 12, 16, requires_grad=True)

@@ -4,6 +4,14 @@ view and one plane at a time), plus the geometric sanity cases and the depth-pla
 import pytest
 import torch
 
+from ghnerf_ns.model.cost_volume import (
+    build_cost_volume,
+    coarse_depth_values,
+    fine_depth_values,
+    level_near_far,
+    to_z_depth,
+    warp_source_features,
+)
 from tests.model.cascade_scenes import intrinsics, look_at, render_plane, ring_rig
 
 
@@ -55,8 +63,6 @@ def _setup(num_views=3, seed=0):
 
 
 def test_warp_matches_reference_values_and_grads():
-    from ghnerf_ns.model.cost_volume import build_cost_volume, warp_source_features
-
     feats, K_src, w2c_src, K_tgt, w2c_tgt, depth = _setup()
     feats_ref, depth_ref = feats.clone().requires_grad_(), depth.clone().requires_grad_()
     feats.requires_grad_()
@@ -80,8 +86,6 @@ def test_warp_matches_reference_values_and_grads():
 
 
 def test_identity_pose_returns_source_features():
-    from ghnerf_ns.model.cost_volume import warp_source_features
-
     feats = torch.randn(1, 5, 12, 16)
     K = intrinsics(16, 20.0)
     w2c = look_at((0.3, 0.2, -2.0))
@@ -92,8 +96,6 @@ def test_identity_pose_returns_source_features():
 
 
 def test_equal_source_views_give_zero_variance():
-    from ghnerf_ns.model.cost_volume import build_cost_volume
-
     feats = torch.randn(1, 4, 16, 16).expand(3, -1, -1, -1)
     K = intrinsics(16, 20.0).expand(3, 3, 3)
     w2c = look_at((0.0, 0.0, -3.0)).expand(3, 4, 4)
@@ -104,8 +106,6 @@ def test_equal_source_views_give_zero_variance():
 
 
 def test_textured_plane_variance_is_minimal_at_plane_depth():
-    from ghnerf_ns.model.cost_volume import build_cost_volume
-
     size, focal = 48, 50.0
     K = intrinsics(size, focal)
     sources = torch.stack([look_at((x, 0.0, -3.0), (x, 0.0, 0.0)) for x in (-0.4, 0.4)])  # fronto-parallel pair
@@ -121,8 +121,6 @@ def test_textured_plane_variance_is_minimal_at_plane_depth():
 
 
 def test_coarse_planes_uniform_in_disparity():
-    from ghnerf_ns.model.cost_volume import coarse_depth_values, level_near_far
-
     values = coarse_depth_values(torch.tensor([2.0, 4.0]), 3, 2, 2, inverse=True)
     # disparities 1/2, (1/2+1/4)/2 = 3/8, 1/4 -> depths 2, 8/3, 4
     torch.testing.assert_close(values[:, 0, 0], torch.tensor([2.0, 8.0 / 3.0, 4.0]))
@@ -132,8 +130,6 @@ def test_coarse_planes_uniform_in_disparity():
 
 
 def test_fine_planes_from_coarse_disparity_clamped():
-    from ghnerf_ns.model.cost_volume import fine_depth_values
-
     # Coarse (disparity) maps at 1x2: pixel 0 disparity 0.4 +- 0.05 inside [1/4, 1/2]; pixel 1 disparity 0.48 +- 0.1
     # whose near end 0.58 is clamped to 0.5 (depth 2). Upsampling 1x2 -> 1x2 keeps the values.
     depth = torch.tensor([[0.4, 0.48]])
@@ -149,8 +145,6 @@ def test_fine_planes_from_coarse_disparity_clamped():
 
 @pytest.mark.parametrize("inverse", [True, False])
 def test_fine_planes_upsample_and_stay_inside_coarse_range(inverse):
-    from ghnerf_ns.model.cost_volume import coarse_depth_values, fine_depth_values, level_near_far, to_z_depth
-
     g = torch.Generator().manual_seed(1)
     coarse = coarse_depth_values(torch.tensor([2.0, 4.0]), 8, 4, 4, inverse=inverse)
     near_far = level_near_far(coarse, inverse)

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from ghnerf_ns.model.depth_sampler import sample_along_depth, sample_pixel_maps
+from ghnerf_ns.model.geometry import pixel_directions, project
 from tests.model.cascade_scenes import intrinsics, look_at
 
 
 def _rays(num_rays=64, seed=0):
-    from ghnerf_ns.model.geometry import pixel_directions
-
     g = torch.Generator().manual_seed(seed)
     K, w2c = intrinsics(32, 40.0), look_at((0.3, 0.1, -3.0))
     pixels = torch.rand(num_rays, 2, generator=g) * 31
@@ -18,9 +18,6 @@ def _rays(num_rays=64, seed=0):
 
 @pytest.mark.parametrize("inverse", [True, False])
 def test_samples_inside_interval_sorted_and_on_ray(inverse):
-    from ghnerf_ns.model.depth_sampler import sample_along_depth
-    from ghnerf_ns.model.geometry import project
-
     g, K, w2c, pixels, o, d = _rays()
     near_z, far_z = 2.0, 4.0
     if inverse:
@@ -55,8 +52,6 @@ def test_samples_inside_interval_sorted_and_on_ray(inverse):
 
 
 def test_single_sample_is_midpoint_and_clamp_hand_case():
-    from ghnerf_ns.model.depth_sampler import sample_along_depth
-
     _, _, _, pixels, o, d = _rays(2)
     near_far = torch.tensor([[2.0, 4.0], [2.0, 4.0]])
     # ray 0: [2.5, 3.5] -> midpoint 3.0; ray 1: [1.5, 2.5] clamped to [2.0, 2.5] -> midpoint 2.25.
@@ -72,8 +67,6 @@ def test_single_sample_is_midpoint_and_clamp_hand_case():
 
 
 def test_sample_pixel_maps_align_corners():
-    from ghnerf_ns.model.depth_sampler import sample_pixel_maps
-
     maps = torch.arange(12.0).view(1, 3, 4)  # value = 4*row + col
     # Full image 9x13: pixel (u, v) maps to (u * 3/12, v * 2/8) in the 3x4 map (align_corners=True).
     pixels = torch.tensor([[0.0, 0.0], [12.0, 8.0], [6.0, 4.0], [4.0, 0.0]])

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ghnerf_ns.model.encoder_windows import EncoderWindows, box_windows
-from ghnerf_ns.model.human_encoders import HumanEncoder, HumanEncoderConfig
+from ghnerf_ns.model.human_encoders import HumanEncoder, HumanEncoderConfig, build_human_encoder
 from tests.model.cascade_scenes import look_at
 
 BOX = torch.tensor([[-0.3, -0.2, -0.9], [0.3, 0.2, 0.9]])
@@ -88,8 +88,6 @@ def test_windowed_encoding_pastes_each_window_at_its_place_and_zero_elsewhere():
 
 @pytest.fixture(scope="module")
 def dino() -> HumanEncoder:
-    from ghnerf_ns.model.human_encoders import build_human_encoder
-
     torch.manual_seed(0)
     return build_human_encoder(HumanEncoderConfig(name="dino_vits8", pretrained=False, dino_fuse="concat")).eval()
 

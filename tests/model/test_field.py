@@ -3,10 +3,11 @@
 import pytest
 import torch
 
+from ghnerf_ns.model.field import GHNeRFField
+from ghnerf_ns.model.projection import ProjectedSamples
+
 
 def _projected(num_views=3, channels=8, human=0, seed=0):
-    from ghnerf_ns.model.projection import ProjectedSamples
-
     g = torch.Generator().manual_seed(seed)
     return ProjectedSamples(
         features=torch.randn(6, 4, num_views, channels, generator=g),
@@ -18,8 +19,6 @@ def _projected(num_views=3, channels=8, human=0, seed=0):
 
 
 def test_blend_colour_is_a_convex_combination_of_source_colours():
-    from ghnerf_ns.model.field import GHNeRFField
-
     torch.manual_seed(0)
     field = GHNeRFField(8, color_mode="blend")
     proj = _projected()
@@ -36,8 +35,6 @@ def test_blend_colour_is_a_convex_combination_of_source_colours():
 @pytest.mark.parametrize("human", [0, 7])
 @pytest.mark.parametrize("cse_dim,coord", [(0, False), (16, True)])
 def test_regress_mode_and_heads(human, cse_dim, coord):
-    from ghnerf_ns.model.field import GHNeRFField
-
     torch.manual_seed(0)
     field = GHNeRFField(
         8, color_mode="regress", with_heads=True, human_channels=human, cse_dim=cse_dim, coord_branch=coord
@@ -59,8 +56,6 @@ def test_regress_mode_and_heads(human, cse_dim, coord):
 
 
 def test_missing_human_features_is_a_clear_error():
-    from ghnerf_ns.model.field import GHNeRFField
-
     field = GHNeRFField(8, with_heads=True, human_channels=5)
     with pytest.raises(ValueError, match="human_feature_channels"):
         field(torch.randn(6, 4, 8), _projected(), torch.randn(6, 3))

@@ -5,7 +5,25 @@ import math
 import numpy as np
 import pytest
 import torch
+from nerfstudio.cameras.cameras import Cameras
 
+from dataparsers.human_common import opencv_to_nerfstudio_c2w
+from ghnerf_ns.model.geometry import (
+    box_corners,
+    box_mask,
+    box_near_far,
+    c2w_opengl_to_w2c_opencv,
+    cameras_to_opencv,
+    distance_to_z_depth,
+    image_pixels,
+    intrinsics_from_nerfstudio,
+    intrinsics_to_nerfstudio,
+    pixel_directions,
+    project,
+    scale_intrinsics,
+    w2c_opencv_to_c2w_opengl,
+    z_depth_to_distance,
+)
 from tests.model.cascade_scenes import intrinsics, look_at
 
 
@@ -16,9 +34,6 @@ def _random_w2c(seed: int) -> torch.Tensor:
 
 
 def test_c2w_w2c_round_trip_and_matches_dataparser_contract():
-    from dataparsers.human_common import opencv_to_nerfstudio_c2w
-    from ghnerf_ns.model.geometry import c2w_opengl_to_w2c_opencv, w2c_opencv_to_c2w_opengl
-
     w2c = torch.stack([_random_w2c(s) for s in range(4)])
     c2w = w2c_opencv_to_c2w_opengl(w2c)
     # Same conversion as the dataparsers' boundary (numpy, 3x4 input).
@@ -27,8 +42,6 @@ def test_c2w_w2c_round_trip_and_matches_dataparser_contract():
 
 
 def test_intrinsics_half_pixel_round_trip():
-    from ghnerf_ns.model.geometry import intrinsics_from_nerfstudio, intrinsics_to_nerfstudio
-
     K = torch.tensor([[50.0, 0.0, 15.5], [0.0, 60.0, 12.0], [0.0, 0.0, 1.0]])
     fx, fy, cx, cy = intrinsics_to_nerfstudio(K)
     assert (float(cx), float(cy)) == (16.0, 12.5)  # nerfstudio's pixel-centre convention: +0.5
@@ -37,16 +50,6 @@ def test_intrinsics_half_pixel_round_trip():
 
 def test_rays_match_nerfstudio_cameras():
     """Our OpenCV rays through integer pixels == nerfstudio's rays through pixel centres of the converted camera."""
-    from nerfstudio.cameras.cameras import Cameras
-
-    from ghnerf_ns.model.geometry import (
-        cameras_to_opencv,
-        image_pixels,
-        intrinsics_to_nerfstudio,
-        pixel_directions,
-        w2c_opencv_to_c2w_opengl,
-    )
-
     K = torch.tensor([[30.0, 0.0, 9.3], [0.0, 33.0, 6.1], [0.0, 0.0, 1.0]])
     w2c = _random_w2c(3)
     fx, fy, cx, cy = intrinsics_to_nerfstudio(K)
@@ -64,8 +67,6 @@ def test_rays_match_nerfstudio_cameras():
 
 
 def test_project_known_points_and_directions_are_z_parametrised():
-    from ghnerf_ns.model.geometry import pixel_directions, project
-
     K = intrinsics(32, 40.0)  # principal point (15.5, 15.5)
     w2c = torch.eye(4)
     pts = torch.tensor([[0.0, 0.0, 2.0], [1.0, -0.5, 4.0], [0.2, 0.1, -1.0]])
@@ -83,8 +84,6 @@ def test_project_known_points_and_directions_are_z_parametrised():
 
 
 def test_z_depth_distance_round_trip():
-    from ghnerf_ns.model.geometry import distance_to_z_depth, z_depth_to_distance
-
     K = intrinsics(32, 40.0)
     pixels = torch.tensor([[15.5, 15.5], [55.5, 15.5]])
     z = torch.tensor([2.0, 3.0])
@@ -95,16 +94,12 @@ def test_z_depth_distance_round_trip():
 
 
 def test_scale_intrinsics_enerf_rule():
-    from ghnerf_ns.model.geometry import scale_intrinsics
-
     K = torch.tensor([[40.0, 0.0, 15.5], [0.0, 44.0, 13.5], [0.0, 0.0, 1.0]])
     expected = torch.tensor([[10.0, 0.0, 3.875], [0.0, 22.0, 6.75], [0.0, 0.0, 1.0]])
     torch.testing.assert_close(scale_intrinsics(K, 0.25, 0.5), expected)
 
 
 def test_box_corners_order_and_near_far_hand_case():
-    from ghnerf_ns.model.geometry import box_corners, box_near_far
-
     box = torch.tensor([[-1.0, -2.0, 1.0], [1.0, 2.0, 3.0]])
     corners = box_corners(box)
     assert corners.shape == (8, 3)
@@ -122,8 +117,6 @@ def test_box_corners_order_and_near_far_hand_case():
 
 
 def test_box_mask_hand_case():
-    from ghnerf_ns.model.geometry import box_mask
-
     # Camera at the origin looking down +z, f=10, principal point (10, 10). A box spanning x,y in [-1, 1] and
     # z in [5, 10]: its front face projects to [8, 12]^2 and contains the back face's [9, 11]^2, so the hull is
     # the 5x5 pixel square [8, 12]^2 (cv2.fillPoly includes boundary pixels).

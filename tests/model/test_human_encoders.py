@@ -15,6 +15,7 @@ from ghnerf_ns.model.human_encoders import (
     HumanEncoderConfig,
     build_human_encoder,
     sample_features_at_pixels,
+    vit_block,
 )
 from ghnerf_ns.runtime.weights import PretrainedWeightsUnavailable, WeightsFileError
 from tests.model.offline_weights import offline  # noqa: F401  (autouse fixture)
@@ -256,8 +257,6 @@ def test_config_setup_builds_encoder() -> None:
 
 
 def test_fused_vit_block_matches_timm_block_values_and_gradients(dino_reference: torch.nn.Module) -> None:
-    from ghnerf_ns.model.human_encoders import vit_block
-
     block = dino_reference.blocks[3]
     x = torch.randn(2, 21, 384, requires_grad=True)
     ours, theirs = vit_block(block, x), block(x)

@@ -15,6 +15,7 @@ from ghnerf_ns.model.losses import (
     coord_loss,
     cse_loss,
     heatmap_loss,
+    mask_loss,
     rgb_loss,
 )
 from ghnerf_ns.runtime.weights import PretrainedWeightsUnavailable, lpips_vgg_available
@@ -176,8 +177,6 @@ def test_lpips_vgg_unavailable_reason() -> None:
 
 
 def test_mask_loss_hand_case():
-    from ghnerf_ns.model.losses import mask_loss
-
     acc = torch.tensor([[0.5], [1.0], [0.0]])
     mask = torch.tensor([[1.0], [0.0], [0.0]])
     torch.testing.assert_close(mask_loss(acc, mask), torch.tensor((0.25 + 1.0 + 0.0) / 3))

@@ -2,23 +2,24 @@
 
 import pytest
 import torch
+import tyro
 
+from ghnerf_ns.model.geometry import box_near_far, image_pixels, project
+from ghnerf_ns.model.losses import heatmap_loss
+from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
+from ghnerf_ns.model.projection import sample_source_maps
+from ghnerf_ns.model.views import SourceViews, TargetView
 from tests.model.cascade_scenes import look_at, render_plane, ring_rig
 
 SIZE = 32
 
 
 def _config(**kwargs):
-    from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
-
     # Coarse level with 8 planes instead of 32 keeps the tests fast; everything else is the default cascade.
     return GHNeRFNetworkConfig(coarse=CascadeLevelConfig(num_planes=8), **kwargs)
 
 
 def _scene(num_views=2, size=SIZE):
-    from ghnerf_ns.model.geometry import box_near_far
-    from ghnerf_ns.model.views import SourceViews, TargetView
-
     K, w2c = ring_rig(num_views, size=size, focal=40.0 * size / 32)
     images = torch.stack([render_plane(K[i], w2c[i], size, size) for i in range(num_views)])
     sources = SourceViews(images=images, K=K, w2c=w2c, camera_ids=torch.arange(num_views))
@@ -57,7 +58,6 @@ def test_output_shapes(num_views, options):
     assert (out.fine.cse is None) if not cse_dim else out.fine.cse.shape == (5, cse_dim)
     if options.get("coord_branch"):
         assert out.fine.coords_pred.shape == out.fine.coords_target.shape == (5, 4, 3)
-        from ghnerf_ns.model.geometry import project
 
         # The target is the sample position normalised by the box: undoing it lands back on the rays' pixels.
         center, half = target.box.mean(0), (target.box[1] - target.box[0]) / 2
@@ -78,7 +78,6 @@ def test_split_api_chunks_equal_one_shot_and_volumes_are_per_target():
     net = _config(human_feature_channels=3).setup().eval()
     sources, target, _ = _scene(2)
     human = torch.randn(2, 3, 32, 32)
-    from ghnerf_ns.model.geometry import image_pixels
 
     pixels = image_pixels(SIZE, SIZE, torch.device("cpu"))
     with torch.no_grad():
@@ -100,9 +99,6 @@ def test_split_api_chunks_equal_one_shot_and_volumes_are_per_target():
 
 
 def test_bad_inputs_give_clear_errors():
-    from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
-    from ghnerf_ns.model.views import SourceViews
-
     net = _config().setup()
     sources, target, _ = _scene(2)
     bad = SourceViews(images=torch.rand(2, 3, 30, 32), K=sources.K, w2c=sources.w2c, camera_ids=sources.camera_ids)
@@ -139,8 +135,6 @@ def test_param_groups_partition_parameters_and_all_receive_gradients():
 
 
 def test_tiny_training_loop_reduces_colour_loss():
-    from ghnerf_ns.model.geometry import image_pixels
-
     torch.manual_seed(0)
     net = _config().setup()
     sources, target, gt = _scene(2)
@@ -161,10 +155,6 @@ def test_tiny_training_loop_reduces_colour_loss():
 
 
 def test_config_is_a_tyro_cli_with_named_levels():
-    import tyro
-
-    from ghnerf_ns.model.network import GHNeRFNetworkConfig
-
     config = tyro.cli(GHNeRFNetworkConfig, args=["--coarse.num-planes", "16", "--color-mode", "regress"])
     assert (config.coarse.num_planes, config.fine.num_planes, config.color_mode) == (16, 8, "regress")
     default = GHNeRFNetworkConfig()
@@ -175,8 +165,6 @@ def test_config_is_a_tyro_cli_with_named_levels():
 def test_human_projection_commutes_with_the_sample_lookup_and_can_be_turned_off():
     """Projecting the low-resolution human map once per source image equals projecting every sampled feature (the
     lookup is bilinear with border padding: weights sum to 1, so the bias commutes too), values and gradients."""
-    from ghnerf_ns.model.projection import sample_source_maps
-
     torch.manual_seed(0)
     net = _config(human_feature_channels=6, human_projection_dim=3).setup()
     assert net.human_projection is not None and net.fields[1].psi_h.in_channels == 3
@@ -199,8 +187,6 @@ def test_human_projection_commutes_with_the_sample_lookup_and_can_be_turned_off(
 
 
 def test_heads_start_at_their_prior_and_detached_weights_keep_the_forward_pass():
-    from ghnerf_ns.model.losses import heatmap_loss
-
     sources, target, _ = _scene()
     pixels = torch.rand(64, 2) * (SIZE - 1)
     torch.manual_seed(0)

@@ -4,6 +4,12 @@ import math
 
 import torch
 
+from ghnerf_ns.model.projection import (
+    project_samples,
+    relative_view_directions,
+    sample_source_maps,
+    sample_voxel_features,
+)
 from tests.model.cascade_scenes import look_at, ring_rig
 
 
@@ -65,8 +71,6 @@ def reference_project(xyz, images, features, K, w2c, target_w2c, human):
 
 
 def test_project_samples_matches_reference_values_and_grads():
-    from ghnerf_ns.model.projection import project_samples
-
     g = torch.Generator().manual_seed(0)
     K, w2c = ring_rig(3, size=32, focal=40.0)
     K, w2c = K.double(), w2c.double()
@@ -94,8 +98,6 @@ def test_project_samples_matches_reference_values_and_grads():
 
 
 def test_human_map_cells_give_back_their_centre_pixel():
-    from ghnerf_ns.model.projection import sample_source_maps
-
     # A stride-8 map over a 64x48 image whose cells hold the (x, y) of their centre pixel, i * 8 + 3.5: a point that
     # projects on a cell's centre reads exactly that cell (ENeRF's K-scaling rule would read (3.5, 3.5) px further on).
     W, H, s = 64, 48, 8
@@ -115,8 +117,6 @@ def test_human_map_cells_give_back_their_centre_pixel():
 
 
 def test_relative_view_directions_hand_case():
-    from ghnerf_ns.model.projection import relative_view_directions
-
     # Point at the origin, target camera on -z, source camera on -x: unit dirs (0,0,1) and (1,0,0).
     out = relative_view_directions(torch.zeros(1, 3), torch.tensor([0.0, 0.0, -2.0]), torch.tensor([[-2.0, 0.0, 0.0]]))
     s = 1 / math.sqrt(2)
@@ -127,8 +127,6 @@ def test_relative_view_directions_hand_case():
 
 
 def test_voxel_lookup_trilinear_hand_case():
-    from ghnerf_ns.model.projection import sample_voxel_features
-
     # volume value = 100*d + 10*y + x on a (2 planes, 3 rows, 4 cols) grid; trilinear reproduces linear functions.
     d, y, x = torch.meshgrid(torch.arange(2.0), torch.arange(3.0), torch.arange(4.0), indexing="ij")
     vol = (100 * d + 10 * y + x)[None]

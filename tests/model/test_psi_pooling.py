@@ -4,11 +4,11 @@ fast path (used for the wide human features) against a slow reference."""
 import pytest
 import torch
 
+from ghnerf_ns.model.psi_pooling import ViewPooling
+
 
 @pytest.mark.parametrize("channels", [11, 35, 384])
 def test_weights_sum_to_one_and_view_permutation_invariance(channels):
-    from ghnerf_ns.model.psi_pooling import ViewPooling
-
     torch.manual_seed(0)
     psi = ViewPooling(channels, hidden_dim=32, out_dim=16)
     feats = torch.randn(5, 7, 3, channels)
@@ -24,8 +24,6 @@ def test_weights_sum_to_one_and_view_permutation_invariance(channels):
 
 
 def test_variance_is_unbiased_enerf_parity_and_single_view_is_finite():
-    from ghnerf_ns.model.psi_pooling import ViewPooling
-
     psi = ViewPooling(2, hidden_dim=4, out_dim=3)
     with torch.no_grad():  # make the view bias zero so psi sees the raw features
         psi.view_fc[0].weight.zero_()
@@ -58,8 +56,6 @@ def _psi_reference(psi, features, ray_diff):
 
 @pytest.mark.parametrize("num_views", [1, 2, 3])
 def test_psi_channels_first_and_points_first_layouts_match_the_reference(num_views):
-    from ghnerf_ns.model.psi_pooling import ViewPooling
-
     torch.manual_seed(num_views)
     psi = ViewPooling(40, hidden_dim=32, out_dim=16).double()
     # grid_sample's layout: (views, C, points), seen as (rays, samples, views, C) by a permuted view.
