@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
+
 RIG = Path(__file__).parents[1] / "fixtures" / "zju_rig"
 
 
@@ -38,8 +40,6 @@ def enerf_reference(c2ws, train_ids, render_id, n, is_train_split):
 
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_matches_enerf_rule_for_test_cameras(n):
-    from ghnerf_ns.data.source_selection import nearest_source_views
-
     c2ws = zju_rig_c2w()
     train_ids = list(range(0, 23, 2))
     for render_id in range(1, 23, 2):
@@ -49,8 +49,6 @@ def test_matches_enerf_rule_for_test_cameras(n):
 
 
 def test_matches_enerf_rule_for_training_targets_and_excludes_self():
-    from ghnerf_ns.data.source_selection import nearest_source_views
-
     c2ws = zju_rig_c2w()
     train_ids = list(range(0, 23, 2))
     for pos, render_id in enumerate(train_ids):
@@ -61,8 +59,6 @@ def test_matches_enerf_rule_for_training_targets_and_excludes_self():
 
 
 def test_neighbours_are_adjacent_cameras_on_the_ring():
-    from ghnerf_ns.data.source_selection import nearest_source_views
-
     c2ws = zju_rig_c2w()
     train_ids = list(range(0, 23, 2))
     # Odd test camera 2k+1 sits between input cameras 2k and 2k+2 on the ring.
@@ -71,8 +67,6 @@ def test_neighbours_are_adjacent_cameras_on_the_ring():
 
 
 def test_position_only_rule_for_viewer_cameras():
-    from ghnerf_ns.data.source_selection import nearest_source_views
-
     c2ws = zju_rig_c2w()
     target = c2ws[7].copy()
     target[:3, :3] = np.eye(3)  # an arbitrary orientation: only the position matters
@@ -83,8 +77,6 @@ def test_position_only_rule_for_viewer_cameras():
 
 def test_training_subset_never_contains_the_appended_target():
     """ENeRF parity: the 5% 'add target' branch cannot fire with 4 candidates and N <= 3."""
-    from ghnerf_ns.data.source_selection import training_source_views
-
     rng = np.random.default_rng(0)
     candidates = [10, 12, 8, 14]
     seen = set()
@@ -98,8 +90,6 @@ def test_training_subset_never_contains_the_appended_target():
 
 
 def test_num_views_distribution():
-    from ghnerf_ns.data.source_selection import sample_num_views
-
     rng = np.random.default_rng(1)
     draws = [sample_num_views(rng, (2, 3), (0.9, 0.1)) for _ in range(4000)]
     frac3 = np.mean(np.array(draws) == 3)

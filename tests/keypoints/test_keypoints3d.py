@@ -1,10 +1,31 @@
 """3D queries of the GHNeRF field (ghnerf_ns.keypoints.keypoints3d): parity with the renderer, shapes, chunk invariance,
 the reference camera that contains the box, and recovery of planted 3D peaks."""
 
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+
+import ghnerf_ns.keypoints.keypoints3d as module
+from dataparsers.human_common import HumanImageIndex
+from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
+from ghnerf_ns.keypoints.keypoints3d import (
+    FrameViews,
+    annotated_joints3d,
+    frame_mpjpe_metrics,
+    query_points,
+    reference_target,
+    triangulated_keypoints,
+)
+from ghnerf_ns.keypoints.peaks3d import query_volumetric_heatmap
+from ghnerf_ns.model import projection
+from ghnerf_ns.model.geometry import box_corners, pixel_directions, project
+from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
+from ghnerf_ns.model.views import SourceViews
+from ghnerf_ns.pipeline import GHNeRFPipeline, aggregate_image_metrics
 
 SIZE = 32
 
@@ -22,10 +43,6 @@ def _look_at(eye, target=(0.0, 0.0, 0.0)):
 
 def _scene(human_channels=0):
     """A tiny random network, two random source images around a 1 m box at the origin, encoded."""
-    from ghnerf_ns.keypoints.keypoints3d import reference_target
-    from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
-    from ghnerf_ns.model.views import SourceViews
-
     torch.manual_seed(0)
     net = (
         GHNeRFNetworkConfig(coarse=CascadeLevelConfig(num_planes=8), human_feature_channels=human_channels)
@@ -47,9 +64,6 @@ def _scene(human_channels=0):
 @pytest.mark.parametrize("human_channels", [0, 6])
 def test_query_matches_the_renderers_samples(human_channels):
     """Querying the exact world positions the renderer sampled gives the renderer's per-sample density and heat."""
-    from ghnerf_ns.keypoints.keypoints3d import query_points
-    from ghnerf_ns.model.geometry import pixel_directions
-
     net, encoded, target = _scene(human_channels)
     captured = {}
     net.fields[1].register_forward_hook(lambda m, i, o: captured.update(out=o))
@@ -67,9 +81,6 @@ def test_query_matches_the_renderers_samples(human_channels):
 
 
 def test_shapes_and_chunk_invariance():
-    from ghnerf_ns.keypoints.keypoints3d import query_points
-    from ghnerf_ns.keypoints.peaks3d import query_volumetric_heatmap
-
     net, encoded, target = _scene()
     with torch.no_grad():
         volumes = net.build_volumes(encoded, target)
@@ -89,9 +100,6 @@ def test_shapes_and_chunk_invariance():
 
 def test_points_outside_the_fine_band_read_zero_voxel_features():
     """A point far behind the fine volume's last plane gets the zero padding (documented behaviour)."""
-    from ghnerf_ns.keypoints.keypoints3d import query_points
-    from ghnerf_ns.model import projection
-
     net, encoded, target = _scene()
     seen = {}
     original = projection.sample_voxel_features
@@ -100,8 +108,6 @@ def test_points_outside_the_fine_band_read_zero_voxel_features():
         out = original(volume, coords)
         seen["coords"], seen["out"] = coords, out
         return out
-
-    import ghnerf_ns.keypoints.keypoints3d as module
 
     module_original = module.sample_voxel_features
     module.sample_voxel_features = spy
@@ -120,9 +126,6 @@ def test_points_outside_the_fine_band_read_zero_voxel_features():
 
 
 def test_reference_target_contains_the_box():
-    from ghnerf_ns.keypoints.keypoints3d import reference_target
-    from ghnerf_ns.model.geometry import box_corners, project
-
     box = torch.tensor([[-0.4, -0.9, -0.2], [0.5, 0.8, 0.3]])
     w2c = _look_at((2.0, 0.3, -2.5), target=(0.6, 0.0, 0.0))  # not aimed at the box centre
     target = reference_target(box, w2c, size=64, margin=0.1)
@@ -140,9 +143,6 @@ def test_reference_target_contains_the_box():
 
 def test_planted_peaks_are_recovered(monkeypatch):
     """With the field replaced by Gaussians at known 3D points, the volumetric estimate finds those points."""
-    import ghnerf_ns.keypoints.keypoints3d as module
-    from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-
     net, encoded, target = _scene()
     torch.manual_seed(1)
     lo, hi = target.box
@@ -170,9 +170,6 @@ def test_planted_peaks_are_recovered(monkeypatch):
 
 
 def test_triangulated_keypoints_from_projections():
-    from ghnerf_ns.keypoints.keypoints3d import triangulated_keypoints
-    from ghnerf_ns.model.geometry import project
-
     torch.manual_seed(2)
     joints = torch.rand(25, 3) - 0.5
     K = torch.tensor([[60.0, 0.0, 31.5], [0.0, 60.0, 31.5], [0.0, 0.0, 1.0]])
@@ -192,9 +189,6 @@ def test_triangulated_keypoints_from_projections():
 
 def test_mpjpe_is_pooled_over_frames_and_joints():
     """Hand-computed: frame A has 2 joints at 10 and 30 mm, frame B one joint at 80 mm -> (10+30+80)/3 = 40 mm."""
-    from ghnerf_ns.keypoints.keypoints3d import FrameViews, frame_mpjpe_metrics
-    from ghnerf_ns.pipeline import aggregate_image_metrics
-
     gt = torch.zeros(25, 4)
     gt[:3, 3] = 1.0  # joints 0-2 have ground truth
     pred_a = torch.zeros(25, 4)
@@ -221,11 +215,6 @@ def test_mpjpe_is_pooled_over_frames_and_joints():
 
 def test_undefined_metrics_are_null_for_ns_eval_and_left_out_for_the_trainers_writers():
     """ns-eval (no step) writes None as JSON null; the trainer (step given) hands values to float() scalar writers."""
-    import json
-
-    from ghnerf_ns.keypoints.keypoints3d import FrameViews, frame_mpjpe_metrics
-    from ghnerf_ns.pipeline import GHNeRFPipeline
-
     gt = torch.zeros(25, 4)
     gt[:3, 3] = 1.0
     nothing_found = frame_mpjpe_metrics(FrameViews("s", 0), (torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool)), gt)
@@ -246,13 +235,6 @@ def test_undefined_metrics_are_null_for_ns_eval_and_left_out_for_the_trainers_wr
 
 def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
     """Real-data ground truth: DLT of the annotated (distorted) 2D keypoints of every camera of that subject/frame."""
-    from pathlib import Path
-
-    import numpy as np
-
-    from dataparsers.human_common import HumanImageIndex
-    from ghnerf_ns.keypoints.keypoints3d import annotated_joints3d
-
     torch.manual_seed(3)
     joints = (torch.rand(25, 3) - 0.5).double()
     K = np.array([[500.0, 0, 255.5], [0, 500.0, 255.5], [0, 0, 1]], np.float32)
@@ -282,11 +264,6 @@ def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
 
 
 def test_references_spread_around_and_are_averaged_where_their_volume_holds_the_point(monkeypatch):
-    import numpy as np
-
-    import ghnerf_ns.keypoints.keypoints3d as module
-    from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-
     ring = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4), np.zeros(8)], -1)
     assert module.spread_references(ring, 1) == [0]
     assert module.spread_references(ring, 2) == [0, 4]  # the opposite camera first

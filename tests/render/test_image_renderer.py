@@ -1,17 +1,21 @@
 """Whole-image rendering: the encode cache (hits, LRU/byte bounds, weight-change invalidation, same image as an uncached
 render), fine-only rendering equal to the full cascade's fine level, images that callers may edit."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
+from ghnerf_ns.model.geometry import box_near_far
+from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
+from ghnerf_ns.model.views import SourceViews, TargetView
+from ghnerf_ns.render.image_renderer import EncodeCache, render_image, source_cache_key, tensor_bytes, weights_version
 from tests.model.cascade_scenes import look_at, render_plane, ring_rig
 
 SIZE = 32
 
 
 def _network(human_channels=6):
-    from ghnerf_ns.model.network import CascadeLevelConfig, GHNeRFNetworkConfig
-
     torch.manual_seed(0)
     config = GHNeRFNetworkConfig(
         coarse=CascadeLevelConfig(num_planes=8), human_feature_channels=human_channels, cse_dim=4
@@ -20,9 +24,6 @@ def _network(human_channels=6):
 
 
 def _scene(frame=0, height=SIZE, width=SIZE):
-    from ghnerf_ns.model.geometry import box_near_far
-    from ghnerf_ns.model.views import SourceViews, TargetView
-
     K, w2c = ring_rig(2, size=SIZE)
     images = torch.stack([render_plane(K[i], w2c[i], SIZE, SIZE) for i in range(2)])
     sources = SourceViews(images=images, K=K, w2c=w2c, camera_ids=torch.arange(2), subject=0, frame=frame)
@@ -38,8 +39,6 @@ def _human(sources):
 
 
 def test_cache_hit_gives_the_uncached_image_and_encodes_once():
-    from ghnerf_ns.render.image_renderer import EncodeCache, render_image, source_cache_key, weights_version
-
     net = _network()
     sources, target = _scene()
     cache = EncodeCache(capacity=2)
@@ -64,16 +63,10 @@ def test_cache_hit_gives_the_uncached_image_and_encodes_once():
 
 
 def replace_target(target, w2c):
-    from dataclasses import replace
-
-    from ghnerf_ns.model.geometry import box_near_far
-
     return replace(target, w2c=w2c, near_far=box_near_far(target.box, w2c))
 
 
 def test_cache_is_lru_bounded_by_count_and_bytes_and_keyed_by_weights():
-    from ghnerf_ns.render.image_renderer import EncodeCache, source_cache_key, tensor_bytes, weights_version
-
     net = _network()
     sets = [_scene(frame=f)[0] for f in range(3)]
     encoded = [net.encode(s, _human(s)) for s in sets]
@@ -101,15 +94,12 @@ def test_cache_is_lru_bounded_by_count_and_bytes_and_keyed_by_weights():
 
 
 def test_fine_only_rendering_matches_the_cascade_and_pads_any_size():
-    from ghnerf_ns.render.image_renderer import render_image
-
     net = _network(human_channels=0)
     sources, target = _scene(height=37, width=45)  # not multiples of 32: padded, cropped back
     encoded = net.encode(sources)
     out = render_image(net, encoded, target, chunk=50)
     assert out["rgb"].shape == (37, 45, 3) and out["heatmaps"].shape == (37, 45, 25) and out["cse"].shape == (37, 45, 4)
     assert not out["rgb"].requires_grad
-    from dataclasses import replace
 
     padded = replace(target, height=64, width=64)
     with torch.no_grad():
@@ -129,8 +119,6 @@ def test_fine_only_rendering_matches_the_cascade_and_pads_any_size():
 
 
 def test_rendered_images_are_ordinary_tensors_that_callers_may_edit():
-    from ghnerf_ns.render.image_renderer import render_image
-
     net = _network(human_channels=0)
     sources, target = _scene()
     out = render_image(net, net.encode(sources), target, chunk=200)
