@@ -6,12 +6,20 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig
+from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY
+from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
+from ghnerf_ns.cli.apply import ApplyCLI, ApplyError, apply_run, entrypoint
+from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
+from ghnerf_ns.synth import EasyMocapSynthConfig, ZJUSynthConfig, write_easymocap, write_zju
 
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ghnerf_ns.synth import ZJUSynthConfig, write_zju
-
     out = tmp_path_factory.mktemp("apply") / "capture"
     write_zju(ZJUSynthConfig(out=out, subjects=("390", "394"), frames=1, cameras=4, resolution=64, progress=False))
     return out
@@ -20,10 +28,6 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def run(tmp_path: Path) -> Path:
     """config.yml of a ghnerf-tiny "run" with one (empty) checkpoint file: enough for ghnerf-apply, which loads none."""
-    import yaml
-
-    from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
-
     config = copy.deepcopy(ghnerf_tiny_method.config)
     config.output_dir, config.experiment_name, config.timestamp = Path("outputs"), "zju", "run"  # relative, as ns-train
     folder = tmp_path / "outputs" / "zju" / "ghnerf-tiny" / "run"
@@ -34,16 +38,10 @@ def run(tmp_path: Path) -> Path:
 
 
 def apply(run: Path, data: Path, out: Path, **options):
-    from ghnerf_ns.cli.apply import ApplyCLI, apply_run
-
     return apply_run(ApplyCLI(load_config=run, data=data, output_dir=out, **options))
 
 
 def test_every_subject_of_the_capture_is_a_test_subject(run: Path, capture: Path, tmp_path: Path):
-    import yaml
-
-    from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY
-
     applied = apply(run, capture, tmp_path / "out")
     assert applied.config == tmp_path / "out" / "config.yml" and applied.checkpoints == run.parent / "nerfstudio_models"
     config = yaml.load(applied.config.read_text(), Loader=yaml.Loader)
@@ -66,10 +64,6 @@ def test_every_subject_of_the_capture_is_a_test_subject(run: Path, capture: Path
 
 
 def test_dataparser_options_choose_subjects_and_resolution(run: Path, capture: Path, tmp_path: Path):
-    import yaml
-
-    from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
-
     parser = ZJUMocapDataParserConfig(test_subjects=("394",), eval_frames=(0, -1, 1))
     applied = apply(run, capture, tmp_path / "out", dataparser=parser, resolution=96, load_step=7)
     config = yaml.load(applied.config.read_text(), Loader=yaml.Loader)
@@ -80,15 +74,11 @@ def test_dataparser_options_choose_subjects_and_resolution(run: Path, capture: P
 
 def test_easymocap_capture_folder_or_single_sequence(run: Path, tmp_path: Path):
     """EasyMocap layout (the ns-train subcommand easymocap-data): every sequence of a folder, or the one given."""
-    from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig
-    from ghnerf_ns.synth import EasyMocapSynthConfig, write_easymocap
-
     data = tmp_path / "em"
     write_easymocap(EasyMocapSynthConfig(out=data, subjects=2, frames=1, cameras=4, resolution=64, mixed_sizes=True,
                                          progress=False))  # fmt: skip
     sequences = tuple(sorted(p.name for p in data.iterdir() if (p / "intri.yml").is_file()))
     assert len(sequences) == 2
-    from nerfstudio.utils.rich_utils import CONSOLE
 
     with CONSOLE.capture() as printed:
         applied = apply(run, data, tmp_path / "out", dataparser=EasyMocapDataParserConfig())
@@ -112,10 +102,6 @@ def test_easymocap_capture_folder_or_single_sequence(run: Path, tmp_path: Path):
     ],
 )
 def test_bad_input_gets_one_clear_error(run: Path, capture: Path, tmp_path: Path, case: str, expected: str):
-    from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
-    from ghnerf_ns.cli.apply import ApplyError
-    from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
-
     data, out, options = capture, tmp_path / "out", {}
     if case == "no checkpoint":
         (run.parent / "nerfstudio_models" / "step-000000007.ckpt").unlink()
@@ -139,8 +125,6 @@ def test_bad_input_gets_one_clear_error(run: Path, capture: Path, tmp_path: Path
 
 
 def test_command_line_errors_exit_2_with_one_line(run: Path, tmp_path: Path, monkeypatch, capsys):
-    from ghnerf_ns.cli.apply import entrypoint
-
     empty = tmp_path / "empty"
     empty.mkdir()
     argv = ["ghnerf-apply", "--load-config", str(run), "--data", str(empty), "--output-dir", str(tmp_path / "o")]

@@ -9,12 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from ghnerf_ns.synth import (
+    EasyMocapSynthConfig,
+    RenderPeopleSynthConfig,
+    ZJUSynthConfig,
+    write_easymocap,
+    write_renderpeople,
+    write_zju,
+)
+
 
 @pytest.fixture(scope="session")
 def zju_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """CoreView_313 ("313" naming, 21 cameras, 1-indexed) and CoreView_386 ("b23" naming), 2 frames, distorted."""
-    from ghnerf_ns.synth import ZJUSynthConfig, write_zju
-
     out = tmp_path_factory.mktemp("zju")
     write_zju(
         ZJUSynthConfig(out=out, subjects=("313", "386"), frames=2, cameras=4, resolution=64, distortion=True,
@@ -26,8 +33,6 @@ def zju_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def rp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three RenderPeople subjects, 2 poses, 4 cameras (SHERF layout)."""
-    from ghnerf_ns.synth import RenderPeopleSynthConfig, write_renderpeople
-
     out = tmp_path_factory.mktemp("rp")
     write_renderpeople(RenderPeopleSynthConfig(out=out, subjects=3, poses=2, cameras=4, resolution=64, seed=0))
     return out
@@ -37,8 +42,6 @@ def rp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def em_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three EasyMocap sequences without SMPL: mixed portrait/landscape sizes, +z up world, distortion, 6 cameras,
     2 frames, one missing view per sequence."""
-    from ghnerf_ns.synth import EasyMocapSynthConfig, write_easymocap
-
     out = tmp_path_factory.mktemp("easymocap")
     write_easymocap(
         EasyMocapSynthConfig(out=out, subjects=3, frames=2, cameras=6, resolution=96, mixed_sizes=True, up="+z",

@@ -10,9 +10,11 @@ import pytest
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 
 from dataparsers import human_parser
+from dataparsers.camera_checks import nerfstudio_cameras
 from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig, natural_key
 from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, DatasetFormatError, HumanImageIndex
 from dataparsers.openpose_json import read_openpose_json
+from ghnerf_ns.synth import EasyMocapSynthConfig, write_easymocap
 from tests.dataparsers.human_projection_ref import opencv_from_nerfstudio, project
 
 ALL = (0, -1, 1)
@@ -151,8 +153,6 @@ def test_real_zju_rig_calibration(tmp_path: Path) -> None:
 
 
 def _cameras(index: HumanImageIndex):
-    from dataparsers.camera_checks import nerfstudio_cameras
-
     return nerfstudio_cameras(index.K, index.w2c, index.width, index.height)
 
 
@@ -222,8 +222,6 @@ def test_no_sequence_and_unknown_subjects(em_root: Path, tmp_path: Path) -> None
 
 
 def test_mask_folder_and_jpeg_masks(tmp_path: Path) -> None:
-    from ghnerf_ns.synth import EasyMocapSynthConfig, write_easymocap
-
     config = EasyMocapSynthConfig(out=tmp_path / "jpg", subjects=1, frames=1, cameras=4, resolution=64,
                                   mask_folder="mask", mask_format="jpg", seed=1, progress=False)  # fmt: skip
     root = write_easymocap(config)

@@ -7,6 +7,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from nerfstudio.plugins.registry_dataparser import discover_dataparsers
+
+from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig
+from dataparsers.renderpeople_dataparser import RenderPeopleDataParserConfig
+from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_SPEC = (
@@ -17,12 +22,6 @@ ENV_SPEC = (
 
 
 def test_specs_and_env_var_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nerfstudio.plugins.registry_dataparser import discover_dataparsers
-
-    from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig
-    from dataparsers.renderpeople_dataparser import RenderPeopleDataParserConfig
-    from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
-
     monkeypatch.setenv("NERFSTUDIO_DATAPARSER_CONFIGS", ENV_SPEC)
     configs, descriptions = discover_dataparsers()
     assert isinstance(configs["zju-mocap-data"], ZJUMocapDataParserConfig)

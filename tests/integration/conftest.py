@@ -5,12 +5,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
+
+from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
+from ghnerf_ns.synth import ZJUSynthConfig, write_zju
 
 
 @pytest.fixture(scope="session")
 def tiny_zju(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ghnerf_ns.synth import ZJUSynthConfig, write_zju
-
     out = tmp_path_factory.mktemp("integration") / "zju"
     write_zju(
         ZJUSynthConfig(
@@ -22,10 +24,6 @@ def tiny_zju(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(tiny_zju: Path):
-    import torch
-
-    from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
-
     torch.manual_seed(0)
     config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)  # never mutate the registered preset
     dm = config.datamanager

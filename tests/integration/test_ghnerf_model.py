@@ -1,5 +1,7 @@
 """The nerfstudio-facing model: a training step learns, whole images render for dataset and viewer cameras."""
 
+from dataclasses import replace
+
 import torch
 from nerfstudio.cameras.cameras import Cameras, CameraType
 
@@ -94,8 +96,6 @@ def test_viewer_camera_turned_away_from_the_person_gives_a_blank_frame(tiny_pipe
 
 
 def test_mask_loss_only_for_images_with_a_mask_file(tiny_pipeline):
-    from dataclasses import replace
-
     pipe = tiny_pipeline
     _, batch = pipe.datamanager.next_train(0)
     assert batch.has_mask  # the synthetic dataset has masks

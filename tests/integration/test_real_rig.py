@@ -10,6 +10,10 @@ import pytest
 import torch
 from nerfstudio.cameras.cameras import Cameras, CameraType
 
+from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
+from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
+from ghnerf_ns.keypoints.keypoints3d import model_volumetric_keypoints
+from ghnerf_ns.synth import ZJUSynthConfig, write_zju
 from tests.capture_edits import drop_view, make_real_rig
 
 PORTRAIT, SCALED = (2, 3), (4,)
@@ -18,9 +22,6 @@ PORTRAIT, SCALED = (2, 3), (4,)
 
 @pytest.fixture(scope="module")
 def rig_pipeline(tmp_path_factory: pytest.TempPathFactory):
-    from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
-    from ghnerf_ns.synth import ZJUSynthConfig, write_zju
-
     root = tmp_path_factory.mktemp("real_rig") / "zju"
     write_zju(ZJUSynthConfig(out=root, subjects=("377", "386"), frames=2, cameras=6, resolution=64, seed=5,
                              progress=False))  # fmt: skip
@@ -71,9 +72,6 @@ def test_eval_renders_every_size_and_reports_json_safe_metrics(rig_pipeline):
 
 
 def test_viewer_camera_and_volumetric_query_use_mixed_sources(rig_pipeline):
-    from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-    from ghnerf_ns.keypoints.keypoints3d import model_volumetric_keypoints
-
     pipe = rig_pipeline
     model = pipe.model
     portrait = next(i for i, c in enumerate(pipe.datamanager.eval_dataset.cameras) if int(c.width) == 32)
