@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+import cv2
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from dataparsers.openpose_json import read_openpose_json
 from ghnerf_ns.viewer.remote_client import (
     ViserClient,
     camera_message,
@@ -71,8 +74,6 @@ def run_printed(command: str, cwd: Path, timeout: int = 600) -> subprocess.Compl
 
 def test_ns_eval_writes_valid_json(applied: Dict[str, str]):
     """The printed ns-eval: valid JSON (null, never NaN) over every test view, portrait ones included."""
-    import imageio.v3 as iio
-
     out = Path(applied["out"])
     run_printed(applied["ns-eval"], out)
     text = (out / "eval.json").read_text()
@@ -90,9 +91,6 @@ def test_ns_eval_writes_valid_json(applied: Dict[str, str]):
 
 
 def test_ns_render_dataset_and_orbit_video(applied: Dict[str, str]):
-    import cv2
-    import imageio.v3 as iio
-
     out = Path(applied["out"])
     run_printed(applied["ns-render dataset"], out)
     shapes = {cv2.imread(str(p)).shape for p in (out / "renders" / "test" / "rgb").rglob("*.jpg")}
@@ -106,8 +104,6 @@ def test_ns_render_dataset_and_orbit_video(applied: Dict[str, str]):
 
 
 def test_ghnerf_keypoints_writes_json(applied: Dict[str, str]):
-    from dataparsers.openpose_json import read_openpose_json
-
     out = Path(applied["out"])
     run_printed(applied["ghnerf-keypoints"], out)
     portrait = sorted((out / "keypoints").glob(f"*/{PORTRAIT_TEST_CAMERA}/*_keypoints.json"))

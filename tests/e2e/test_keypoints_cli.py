@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dataparsers.body25 import BODY25_JOINTS
+from dataparsers.openpose_json import read_openpose_json
 from tests.e2e.conftest import TEST_SUBJECTS, run_cli
 
 pytestmark = pytest.mark.slow
@@ -14,9 +16,6 @@ SUBJECT = f"CoreView_{TEST_SUBJECTS[0]}"
 
 
 def test_keypoints_cli_writes_openpose_and_3d_json(tiny_run: Path, tmp_path: Path):
-    from dataparsers.body25 import BODY25_JOINTS
-    from dataparsers.openpose_json import read_openpose_json
-
     out = tmp_path / "kp"
     run_cli(["ghnerf-keypoints", "--load-config", str(tiny_run), "--output-dir", str(out), "--frames", "0",
              "--cameras", "1", "3", "--keypoints.volume-resolution", "12"], cwd=tmp_path)  # fmt: skip

@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import imageio.v3 as iio
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -19,9 +21,6 @@ WIDTH, HEIGHT, FRAMES = 64, 48, 6
 
 def probe(video: Path):
     """(frame count, frames array) of an mp4, read back with imageio's ffmpeg."""
-    import imageio.v3 as iio
-    import imageio_ffmpeg
-
     counted, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
     frames = np.stack(list(iio.imiter(video)))
     return counted, frames

@@ -3,8 +3,10 @@
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import torch
 
 from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
 from tests.e2e.conftest import run_cli
@@ -13,8 +15,6 @@ pytestmark = pytest.mark.slow
 
 
 def test_training_writes_checkpoints_that_load_weights_only(tiny_run: Path):
-    import torch
-
     register_checkpoint_safe_globals()  # as a GHNeRF pipeline does before it loads a checkpoint
 
     ckpts = sorted((tiny_run.parent / "nerfstudio_models").glob("step-*.ckpt"))
@@ -44,8 +44,6 @@ def test_ns_eval_writes_paper_metrics(tiny_run: Path, tmp_path: Path):
 
 
 def test_ns_render_dataset_writes_test_split(tiny_run: Path, tmp_path: Path):
-    import cv2
-
     run_cli(["ns-render", "dataset", "--load-config", str(tiny_run), "--output-path", str(tmp_path / "r"),
              "--rendered-output-names", "rgb", "heatmap_overlay", "keypoints_overlay", "cse_rgb", "heatmap"],
             cwd=tmp_path)  # fmt: skip

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Tuple
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -62,8 +63,6 @@ def render_centre(image: np.ndarray) -> Tuple[slice, slice]:
 
 @pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium is absent (make browser installs it)")
 def test_chromium_shows_the_rendered_person(tiny_run: Path, tmp_path: Path):
-    import imageio.v3 as iio
-
     port = free_port()
     log = tmp_path / "viewer.log"
     proc = start_viewer(tiny_run, port, log)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
+import torch
 
 from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
 from tests.reliability.helpers import BIN, cli_env, make_synth, ns_train_args, run_cli
@@ -34,8 +35,6 @@ def damaged_copy(synth_zju: Path, tmp_path: Path):
 
 
 def _loadable(path: Path) -> bool:
-    import torch
-
     register_checkpoint_safe_globals()  # as a GHNeRF pipeline does before it loads a checkpoint
 
     try:
@@ -49,8 +48,6 @@ def _loadable(path: Path) -> bool:
 def resumed_run(synth_zju: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, object]:
     """ns-train ghnerf-tiny killed (SIGKILL, whole process group) after its first checkpoint, then resumed with
     --load-dir into a new run folder for 3 more steps."""
-    import torch
-
     out = tmp_path_factory.mktemp("resume")
     args = ns_train_args(synth_zju, out, 100_000, extra=["--steps-per-save", "2"])
     log_path = out / "killed.log"

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from nerfstudio.engine.optimizers import Optimizers
+
+from tests.reliability.helpers import tiny_method_config
 
 
 def main() -> None:
@@ -23,10 +26,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{args.port}", rank=args.rank, world_size=2)
-
-    from nerfstudio.engine.optimizers import Optimizers
-
-    from tests.reliability.helpers import tiny_method_config
 
     config = tiny_method_config(args.data)
     # CPU processes on one machine: each is local rank 0..1 of a world of 2 (as nerfstudio's launcher numbers them).

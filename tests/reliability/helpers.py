@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
+
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_SUBJECTS = ("313", "377")
@@ -26,8 +28,6 @@ def make_synth(out: Path, subjects=TRAIN_SUBJECTS + TEST_SUBJECTS, frames: int =
 
 def tiny_method_config(data: Path, num_workers: int = 0):
     """The ghnerf-tiny TrainerConfig at 64 px / 64 rays on a tiny dataset, as ns-train would build it."""
-    from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
-
     config = copy.deepcopy(ghnerf_tiny_method.config)
     dm = config.pipeline.datamanager
     dm.data = Path(data)

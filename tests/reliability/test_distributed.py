@@ -1,12 +1,14 @@
 """Two CPU processes in a gloo process group train ghnerf-tiny with DDP: each rank draws its own shard of targets
 (sharded by the *global* rank) and both end with identical parameters (gradients are all-reduced in the DDP forward)."""
 
+import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.reliability.helpers import REPO, cli_env
 
@@ -20,10 +22,6 @@ def _free_port() -> int:
 
 
 def test_two_rank_ddp_shards_samples_and_keeps_parameters_identical(synth_zju: Path, tmp_path: Path):
-    import json
-
-    import torch
-
     port = _free_port()
     procs = [
         subprocess.Popen(

@@ -1,7 +1,9 @@
 """A run killed with SIGKILL resumes from its last checkpoint with the same optimizer state, and finishes; its
 checkpoints hold only plain tensors and numbers (weights-only loading with just the numpy safe globals)."""
 
+import numpy as np
 import pytest
+import torch
 
 from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
 
@@ -9,8 +11,6 @@ pytestmark = pytest.mark.slow
 
 
 def test_resume_continues_from_the_saved_step_with_the_saved_optimizer_state(resumed_run):
-    import torch
-
     register_checkpoint_safe_globals()  # as a GHNeRF pipeline does before it loads a checkpoint
 
     saved = resumed_run["saved"]
@@ -39,9 +39,6 @@ def test_resume_continues_from_the_saved_step_with_the_saved_optimizer_state(res
 
 def _assert_plain_tensors_and_numbers(ckpt) -> None:
     """Only numpy's safe globals (no plugin class) are needed for a ghnerf-tiny checkpoint: plain tensors/numbers."""
-    import numpy as np
-    import torch
-
     register_checkpoint_safe_globals()
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
 

@@ -5,14 +5,24 @@ import json
 from pathlib import Path
 
 import numpy as np
+from nerfstudio.engine.callbacks import TrainingCallbackAttributes
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from dataparsers.index_utils import warn_skipped
+from dataparsers.openpose_json import write_openpose_json
+from ghnerf_ns.data.skip_report import (
+    MAX_EXAMPLES,
+    OPENPOSE_NO_PERSON,
+    REPORT_FILENAME,
+    TOO_FEW_SOURCES,
+    UNREADABLE_IMAGE,
+    SkipReport,
+    capture_console_lines,
+)
+from tests.reliability.helpers import tiny_method_config
 
 
 def test_parse_warning_format_of_the_dataparsers_is_understood():
-    from nerfstudio.utils.rich_utils import CONSOLE
-
-    from dataparsers.index_utils import warn_skipped
-    from ghnerf_ns.data.skip_report import SkipReport, capture_console_lines
-
     with capture_console_lines(CONSOLE) as lines:
         warn_skipped("CoreView_9", "image file missing", [f"CoreView_9/c/{i}.jpg" for i in range(7)], 40)
         warn_skipped("CoreView_8", "image file missing", ["CoreView_8/c/0.jpg"], 40)
@@ -29,8 +39,6 @@ def test_parse_warning_format_of_the_dataparsers_is_understood():
 
 
 def test_training_issues_count_distinct_files_and_log_only_the_first_few():
-    from ghnerf_ns.data.skip_report import MAX_EXAMPLES, UNREADABLE_IMAGE, SkipReport
-
     report = SkipReport()
     logged = report.merge_sample_issues({UNREADABLE_IMAGE: ["a.jpg", "a.jpg"]})
     assert logged == [f"{UNREADABLE_IMAGE}: a.jpg"]
@@ -42,12 +50,6 @@ def test_training_issues_count_distinct_files_and_log_only_the_first_few():
 
 
 def test_datamanager_reports_missing_truncated_and_person_less_files(damaged_copy, tmp_path: Path, capsys):
-    from nerfstudio.engine.callbacks import TrainingCallbackAttributes
-
-    from dataparsers.openpose_json import write_openpose_json
-    from ghnerf_ns.data.skip_report import OPENPOSE_NO_PERSON, REPORT_FILENAME, TOO_FEW_SOURCES, UNREADABLE_IMAGE
-    from tests.reliability.helpers import tiny_method_config
-
     root = damaged_copy()
     subject = root / "CoreView_377"
     (subject / "Camera_B3" / "000001.jpg").unlink()  # parse time: missing image

@@ -7,12 +7,18 @@ traceback unless GHNERF_DEBUG asks for it.
 
 import json
 import shutil
+import socket
+import sys
+import threading
 from pathlib import Path
 from typing import List
 
 import numpy as np
 import pytest
 
+from dataparsers.human_common import DatasetFormatError
+from ghnerf_ns.runtime.user_errors import DEBUG_ENV, GHNeRFConfigError, _hook
+from ghnerf_ns.synth import RenderPeopleSynthConfig, write_renderpeople
 from tests.reliability.helpers import ns_train_args, run_cli, tiny_method_config
 
 
@@ -84,8 +90,6 @@ DATASET_CASES = [
 
 @pytest.mark.parametrize("damage,overrides,expected", [c[1:] for c in DATASET_CASES], ids=[c[0] for c in DATASET_CASES])
 def test_bad_dataset_stops_the_datamanager_with_one_clear_message(damaged_copy, damage, overrides, expected):
-    from dataparsers.human_common import DatasetFormatError
-
     root = damaged_copy()
     damage(root)
     config = tiny_method_config(root)
@@ -108,8 +112,6 @@ def test_some_subjects_missing_is_a_warning_not_an_error(synth_zju: Path, capsys
 
 
 def test_resolution_not_a_multiple_of_32_names_the_option(synth_zju: Path):
-    from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
-
     config = tiny_method_config(synth_zju)
     config.pipeline.datamanager.resolution = 100
     with pytest.raises(GHNeRFConfigError, match=r"--pipeline.datamanager.resolution 100 .* use e.g. 96"):
@@ -117,11 +119,6 @@ def test_resolution_not_a_multiple_of_32_names_the_option(synth_zju: Path):
 
 
 def test_excepthook_prints_one_message_and_debug_restores_the_traceback(monkeypatch, capsys):
-    import sys
-
-    from dataparsers.human_common import DatasetFormatError
-    from ghnerf_ns.runtime.user_errors import DEBUG_ENV, _hook
-
     seen = []
     hook = _hook(lambda *args: seen.append(args))
     error = DatasetFormatError("/data/x/annots.npy: annots.npy not found; fix it")
@@ -147,8 +144,6 @@ def _assert_one_clear_line(proc, *parts: str) -> None:
 
 @pytest.fixture(scope="module")
 def synth_rp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ghnerf_ns.synth import RenderPeopleSynthConfig, write_renderpeople
-
     out = tmp_path_factory.mktemp("rel_rp") / "rp"
     write_renderpeople(RenderPeopleSynthConfig(out=out, subjects=3, poses=2, cameras=4, resolution=64, seed=0))
     return out
@@ -203,9 +198,6 @@ class _RefusingProxy:
     closes it without an answer, so every download through it fails at once."""
 
     def __init__(self) -> None:
-        import socket
-        import threading
-
         self.requests: List[str] = []
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
@@ -225,8 +217,6 @@ class _RefusingProxy:
                     self.requests.append(f"(no request line: {err})")
 
     def close(self) -> None:
-        import socket
-
         try:
             self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread (close alone may not)
         except OSError:

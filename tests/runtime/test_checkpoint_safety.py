@@ -5,15 +5,14 @@ run)."""
 import pickle
 
 import numpy as np
+import numpy.core.multiarray as multiarray
 import pytest
 import torch
 
+from ghnerf_ns.runtime.checkpoint_safety import _numpy_safe_globals, register_checkpoint_safe_globals
+
 
 def test_registered_safe_globals_are_exactly_the_numpy_reconstruction_types():
-    import numpy.core.multiarray as multiarray
-
-    from ghnerf_ns.runtime.checkpoint_safety import _numpy_safe_globals, register_checkpoint_safe_globals
-
     register_checkpoint_safe_globals()
     register_checkpoint_safe_globals()  # idempotent
     allowed = set(_numpy_safe_globals())
@@ -31,8 +30,6 @@ class _Evil:
 
 
 def test_a_checkpoint_holding_code_is_refused(tmp_path):
-    from ghnerf_ns.runtime.checkpoint_safety import register_checkpoint_safe_globals
-
     register_checkpoint_safe_globals()
     path = tmp_path / "evil.ckpt"
     torch.save({"step": 1, "x": _Evil()}, path)

@@ -5,6 +5,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import imageio_ffmpeg
+import mediapy
 import pytest
 
 from ghnerf_ns.runtime.ffmpeg import ensure_ffmpeg
@@ -12,17 +14,12 @@ from ghnerf_ns.runtime.ffmpeg import ensure_ffmpeg
 
 @pytest.fixture
 def restore_mediapy():
-    import mediapy
-
     before = mediapy._config.ffmpeg_name_or_path
     yield
     mediapy.set_ffmpeg(before)
 
 
 def test_links_the_imageio_ffmpeg_binary_when_none_is_on_path(tmp_path: Path, monkeypatch, restore_mediapy):
-    import imageio_ffmpeg
-    import mediapy
-
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
