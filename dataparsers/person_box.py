@@ -25,6 +25,7 @@ from jaxtyping import Bool, Float, Int
 
 from dataparsers.body25 import NUM_JOINTS
 from dataparsers.human_common import DatasetFormatError
+from dataparsers.triangulation import dlt_homogeneous
 
 MIN_CONFIDENCE = 0.2
 """Keypoints below this confidence are ignored (OpenPose's own rendering threshold is 0.05-0.1; 0.2 drops guesses)."""
@@ -59,12 +60,11 @@ def undistort_normalized(
 
 
 def _dlt(P: np.ndarray, xy: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Batched DLT: P (..., V, 3, 4) normalised projections, xy (..., V, 2), weight (..., V) -> (..., 3)."""
-    rows = np.concatenate([xy[..., 0:1, None] * P[..., 2:3, :] - P[..., 0:1, :],
-                           xy[..., 1:2, None] * P[..., 2:3, :] - P[..., 1:2, :]], axis=-2)  # fmt: skip
-    rows = rows * weight[..., None, None]
-    A = rows.reshape(*rows.shape[:-3], -1, 4)
-    X = np.linalg.svd(A)[2][..., -1, :]
+    """Batched DLT point: P (..., V, 3, 4) normalised projections, xy (..., V, 2), weight (..., V) -> (..., 3).
+
+    The solve is :func:`dataparsers.triangulation.dlt_homogeneous`; a solution at infinity becomes a very distant
+    point in its direction."""
+    X = dlt_homogeneous(P, xy, weight)
     w = np.where(np.abs(X[..., 3:]) < 1e-12, 1e-12, X[..., 3:])
     return X[..., :3] / w
 

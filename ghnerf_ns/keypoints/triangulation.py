@@ -1,10 +1,10 @@
 """DLT triangulation of 2D keypoints seen from several calibrated views (a second 3D estimate beside the 3D peaks).
 
-For each joint, every view whose confidence is ``>= min_confidence`` contributes two rows to ``A X = 0`` (homogeneous
-world point ``X``), ``x (P_3 . X) - (P_1 . X) = 0`` and ``y (P_3 . X) - (P_2 . X) = 0``. The rows are written in
-normalised image coordinates (``K^-1 [x, y, 1]``, ``P = w2c[:3]``), which keeps the system well conditioned without
-a separate Hartley normalisation, and each pair is multiplied by the view's confidence when ``weighted``; excluded
-views get zero rows, which do not change the SVD solution, so all joints are solved in one batched SVD (float64).
+For each joint, every view whose confidence is ``>= min_confidence`` contributes two rows (in normalised image
+coordinates, multiplied by the view's confidence when ``weighted``) to the linear system solved by
+:func:`dataparsers.triangulation.dlt_homogeneous`, the DLT the person box uses too; excluded views get zero rows,
+which do not change the solution, so all joints are solved in one batched SVD (numpy, float64: the result is not
+differentiable with respect to the keypoints).
 
 A joint is valid when at least 2 views were used, the solution is a finite point (not at infinity) and it lies in
 front of every camera used. Its score is the mean confidence of those views. Invalid joints are zeros.
@@ -12,9 +12,12 @@ front of every camera used. Its score is the mean confidence of those views. Inv
 
 from typing import Tuple
 
+import numpy as np
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
+
+from dataparsers.triangulation import dlt_homogeneous
 
 
 def triangulate_dlt(
@@ -46,18 +49,16 @@ def triangulate_dlt(
     used = torch.isfinite(kp).all(dim=-1) & (conf >= min_confidence)  # [V, J]
     xy1 = torch.cat([torch.nan_to_num(kp[..., :2]), torch.ones_like(kp[..., :1])], dim=-1)  # [V, J, 3]
     normalised = torch.einsum("vab,vjb->vja", torch.linalg.inv(K.to(torch.float64)), xy1)
-    xn = normalised[..., 0] / normalised[..., 2]
-    yn = normalised[..., 1] / normalised[..., 2]
+    xy_normalised = normalised[..., :2] / normalised[..., 2:3]  # [V, J, 2]
     P = w2c.to(torch.float64)[:, :3, :]  # [V, 3, 4]
-    row_x = xn[..., None] * P[:, None, 2, :] - P[:, None, 0, :]  # [V, J, 4]
-    row_y = yn[..., None] * P[:, None, 2, :] - P[:, None, 1, :]
-    weight = torch.where(used, conf if weighted else torch.ones_like(conf), torch.zeros_like(conf))[..., None]
-    rows = torch.stack([row_x * weight, row_y * weight], dim=1)  # [V, 2, J, 4]
-    A = rows.permute(2, 0, 1, 3).reshape(kp.shape[1], -1, 4)  # [J, 2V, 4]
-    # Scale each joint's system to unit norm: the SVD is scale-invariant and this avoids tiny singular values.
-    A = A / A.flatten(1).norm(dim=-1).clamp_min(1e-12)[:, None, None]
-    _, _, Vh = torch.linalg.svd(A)
-    X = Vh[:, -1, :]  # [J, 4], right singular vector of the smallest singular value
+    weight = torch.where(used, conf if weighted else torch.ones_like(conf), torch.zeros_like(conf))  # [V, J]
+    num_views, num_joints = used.shape
+    X = dlt_homogeneous(
+        np.broadcast_to(P.detach().cpu().numpy(), (num_joints, num_views, 3, 4)),
+        xy_normalised.detach().transpose(0, 1).cpu().numpy(),
+        weight.detach().T.cpu().numpy(),
+    )
+    X = torch.from_numpy(X).to(kp.device)  # [J, 4]
     w = X[:, 3]
     at_infinity = w.abs() < 1e-12
     xyz = X[:, :3] / torch.where(at_infinity, torch.ones_like(w), w)[:, None]
