@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 Seconds = Union[int, float]
-"""A duration or a number that callers may give as an int (checked at test time by jaxtyping's hook)."""
+"""A duration or deadline in seconds, int or float (annotations are checked at test time by jaxtyping's hook)."""
 BIN = Path(sys.executable).parent
 """This interpreter's scripts folder (where ``ns-viewer`` is installed beside it)."""
 FULL_RES = 512
@@ -42,9 +42,9 @@ WAIT_S = 300.0
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's chromium package (``make browser``), driven headless."""
 WINDOW = (800, 600)
-
-
+"""Default browser window size in pixels (width, height)."""
 
 
 class RemoteViewerError(RuntimeError):
@@ -200,7 +200,8 @@ def server_camera(client: "ViserClient", timeout: Seconds = WAIT_S) -> Dict:
     counts as connected), so every render started after they arrived looks from this pose."""
     kinds = ["SetCameraFovMessage", "SetCameraPositionMessage", "SetCameraLookAtMessage", "SetCameraUpDirectionMessage"]
     for kind in kinds:
-        assert client.wait_for(lambda m: m["type"] == kind, timeout) is not None, f"the server sent no {kind}"
+        if client.wait_for(lambda m: m["type"] == kind, timeout) is None:
+            raise RemoteViewerError(f"the server sent no {kind}")
     last = {kind: [m for m in client.messages if m["type"] == kind][-1] for kind in kinds}
     # (SetCameraUpDirectionMessage names its vector "position" in viser 0.2.7.)
     return camera_message(last[kinds[1]]["position"], last[kinds[2]]["look_at"], last[kinds[3]]["position"],
@@ -256,7 +257,8 @@ def full_frame(client: "ViserClient", applied: Sequence[Tuple[Dict, Any]] = (), 
     deadline = time.time() + timeout
     observer = client.observer
     max_res = gui_add(client, MAX_RES)
-    assert gui_add(observer, MAX_RES)["id"] == max_res["id"]
+    if gui_add(observer, MAX_RES)["id"] != max_res["id"]:
+        raise RemoteViewerError(f"the two connections see different {MAX_RES!r} elements")
     barrier = next(_BARRIERS)
     if observer.values.get(max_res["id"]) == barrier:
         barrier = next(_BARRIERS)
@@ -266,31 +268,24 @@ def full_frame(client: "ViserClient", applied: Sequence[Tuple[Dict, Any]] = (), 
     def barrier_broadcast(m: Dict) -> bool:
         return m["type"] == "GuiUpdateMessage" and m["id"] == max_res["id"] and m["updates"].get("value") == barrier
 
-    assert observer.wait_for(barrier_broadcast, deadline - time.time(), since=seen) is not None, (
-        f"the server never applied Max res {barrier}:\n{client.log.read_text()[-3000:]}"
-    )
+    if observer.wait_for(barrier_broadcast, deadline - time.time(), since=seen) is None:
+        raise RemoteViewerError(f"the server never applied Max res {barrier}:\n{client.log.read_text()[-3000:]}")
     for element, value in applied:
-        assert observer.wait_until(lambda: observer.values.get(element["id"]) == value, deadline - time.time()), (
-            f"the server never applied {element.get('label')}={value!r} (shows {observer.values.get(element['id'])!r})"
-        )
+        if not observer.wait_until(lambda: observer.values.get(element["id"]) == value, deadline - time.time()):
+            raise RemoteViewerError(
+                f"the server never applied {element.get('label')}={value!r} "
+                f"(shows {observer.values.get(element['id'])!r})"
+            )
     _frame_of_size(client, barrier, mark, deadline, f"barrier Max res {barrier}")
     mark = len(client.messages)
     client.set_gui(max_res, size)
     return _frame_of_size(client, size, mark, deadline, f"Max res {size}")
 
 
-def settled_frame(client: "ViserClient", quiet: Seconds = 0.0, timeout: Seconds = WAIT_S) -> np.ndarray:
-    """Former name of :func:`full_frame` (no changes to confirm, FULL_RES), kept for its callers; ``quiet`` is
-    ignored: nothing waits for a quiet period any more."""
-    del quiet
-    return full_frame(client, timeout=max(timeout, WAIT_S))
-
-
 def gui_add(client: "ViserClient", label: str, timeout: Seconds = WAIT_S) -> Dict:
     """The GuiAdd message of the element labelled ``label`` (waited for)."""
-    if label not in client.elements:
-        client.wait_until(lambda: label in client.elements, timeout)
-    assert label in client.elements, f"no {label!r} GUI element"
+    if not client.wait_until(lambda: label in client.elements, timeout):
+        raise RemoteViewerError(f"no {label!r} GUI element")
     return client.elements[label]
 
 
