@@ -14,6 +14,7 @@ import torch
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import Tensor
 from torch.amp import GradScaler
 from torchvision.utils import save_image
 
@@ -158,13 +159,20 @@ class GHNeRFPipeline(VanillaPipeline):
 
     @torch.no_grad()
     def get_frame_3d_metrics(self, frames: Dict[Tuple[str, int], FrameViews]) -> List[Dict[str, float]]:
-        """MPJPE sums/counts of each eval (subject, frame): the volumetric 3D peaks and the DLT of the rendered views'
-        2D keypoints against the 3D ground truth (synthetic ``joints3d``, else DLT of the annotated 2D keypoints of
-        all input and test cameras of that frame, undistorted). Frames without any ground-truth joint are skipped."""
+        """MPJPE sums/counts of each eval (subject, frame) from :meth:`frame_estimates_3d`."""
+        return [frame_mpjpe_metrics(views, volumetric, gt) for views, gt, volumetric in self.frame_estimates_3d(frames)]
+
+    @torch.no_grad()
+    def frame_estimates_3d(
+        self, frames: Dict[Tuple[str, int], FrameViews]
+    ) -> List[Tuple[FrameViews, Tensor, Tuple[Tensor, Tensor]]]:
+        """``(views, gt, volumetric)`` of each eval (subject, frame): the 3D ground truth (synthetic ``joints3d``, else
+        DLT of the annotated 2D keypoints of all input and test cameras of that frame, undistorted) and the volumetric
+        3D peaks; the triangulated estimate comes from ``views``. Frames without any ground-truth joint are skipped."""
         self.eval()
         extractor = keypoint_extractor(self.model.config.keypoint_threshold)
         all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
-        out: List[Dict[str, float]] = []
+        out: List[Tuple[FrameViews, Tensor, Tuple[Tensor, Tensor]]] = []
         for (subject, frame), views in sorted(frames.items()):
             gt = views.joints3d if views.joints3d is not None else annotated_joints3d(all_cameras, subject, frame)
             if not bool((gt[:, 3] > 0).any()):
@@ -175,7 +183,7 @@ class GHNeRFPipeline(VanillaPipeline):
                 # E.g. a frame of a real capture with one input camera left: its joints count as missing.
                 CONSOLE.print(f"[bold yellow]Warning: no volumetric 3D keypoints for {subject} frame {frame}: {err}")
                 volumetric = no_keypoints(gt.shape[0], gt.device)
-            out.append(frame_mpjpe_metrics(views, volumetric, gt))
+            out.append((views, gt, volumetric))
         self.train()
         return out
 

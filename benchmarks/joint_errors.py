@@ -1,0 +1,92 @@
+"""Per-joint 3D keypoint errors of a trained run: which joints fail, whether they sit on the wrong side, and how.
+
+    # the run's own eval split (what ns-eval scores)
+    python benchmarks/joint_errors.py outputs/.../config.yml
+    # more unseen people for a steadier table: other subjects/frames of a ghnerf-synth folder, a given checkpoint
+    python benchmarks/joint_errors.py outputs/.../config.yml --data /tmp/val --test-subjects 387 392 \\
+        --eval-frames 1 8 2 --step 1500 --out benchmarks/results/joint_errors.md
+
+The run is loaded as ``ns-eval`` loads it (``eval_setup``); ``--data``, ``--test-subjects`` and ``--eval-frames``
+replace the dataparser's settings first (the training subjects stay in the config: the folder must hold them too, as
+the dataparser reads every subject's cameras). The eval images are rendered as ``ns-eval`` renders them, their 2D
+keypoints are triangulated, the volumetric 3D peaks are queried, and both estimates are compared per joint with
+:func:`ghnerf_ns.keypoints.error_analysis.joint_error_table`: mean error, side-swap rate, side-blind error and the
+mean offset in the body frame. Prints ns-eval's PSNR, SSIM, heatmap MSE and pooled PCK@0.2, then the markdown table
+(also written to ``--out``).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+SUMMARY = (
+    ("PSNR", "psnr", ".2f"),
+    ("SSIM", "ssim", ".3f"),
+    ("heatmap MSE", "heatmap_mse", ".5f"),
+    ("PCK@0.2", "pck", ".3f"),
+)
+"""ns-eval metrics printed above the table: (label, key, format)."""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", type=Path, help="the run's config.yml")
+    parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
+    parser.add_argument("--data", type=Path, default=None, help="dataset folder replacing the run's")
+    parser.add_argument("--test-subjects", nargs="+", default=None, help="eval subjects replacing the run's")
+    parser.add_argument("--eval-frames", nargs=3, type=int, default=None, help="start stop step of the eval frames")
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
+    args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"{args.config} is not a file: give the config.yml of a training run")
+
+    import numpy as np
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    from ghnerf_ns.keypoints.error_analysis import FrameKeypoints3D, format_joint_table, joint_error_table
+    from ghnerf_ns.keypoints.keypoints3d import triangulated_keypoints
+    from ghnerf_ns.pipeline import aggregate_image_metrics
+
+    def update(config):
+        parser_config = config.pipeline.datamanager.dataparser
+        if args.data is not None:
+            config.data = args.data
+            config.pipeline.datamanager.data = args.data
+            parser_config.data = args.data
+        if args.test_subjects is not None:
+            parser_config.test_subjects = tuple(args.test_subjects)
+        if args.eval_frames is not None:
+            parser_config.eval_frames = tuple(args.eval_frames)
+        if args.step is not None:
+            config.load_step = args.step
+        return config
+
+    _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=update)
+    per_image, frames = pipeline._evaluate_images(None)
+    volumetric: List[FrameKeypoints3D] = []
+    triangulated: List[FrameKeypoints3D] = []
+    for views, gt, (vol, vol_valid) in pipeline.frame_estimates_3d(frames):
+        tri, tri_valid = triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)
+        gt_np = gt.cpu().numpy().astype(np.float64)
+        volumetric.append(FrameKeypoints3D(vol[:, :3].cpu().numpy(), vol_valid.cpu().numpy(), gt_np))
+        triangulated.append(FrameKeypoints3D(tri[:, :3].cpu().numpy(), tri_valid.cpu().numpy(), gt_np))
+    if not volumetric:
+        sys.exit("no eval frame has 3D ground truth: nothing to compare")
+    tables = [joint_error_table(volumetric), joint_error_table(triangulated)]
+    pooled = aggregate_image_metrics(per_image)
+    subjects = sorted({v.subject for v in frames.values()})
+    text = (
+        f"`{args.config}` step {step}: {len(volumetric)} frames of {', '.join(subjects)}, {len(per_image)} images: "
+        + ", ".join(f"{name} {pooled.get(key, float('nan')):{fmt}}" for name, key, fmt in SUMMARY)
+        + "\n\n"
+        + format_joint_table(tables, ["volumetric", "triangulated"])
+    )
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
