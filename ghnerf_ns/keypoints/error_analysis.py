@@ -64,6 +64,9 @@ class JointErrorTable:
     """Mean over all scored (frame, joint) pairs."""
     side_blind_mpjpe_mm: float
     """The same with side-blind errors."""
+    overall_swap_rate: float
+    """Fraction of all scored (frame, left/right joint) pairs nearer to the mirror joint's truth (0.5: no side
+    information at all)."""
 
 
 def body_frame(gt: Float[np.ndarray, "num_joints 3"]) -> Float[np.ndarray, "3 3"]:
@@ -98,7 +101,7 @@ def joint_error_table(frames: Sequence[FrameKeypoints3D]) -> JointErrorTable:
         rotation = body_frame(gt) if frame_ok else np.full((3, 3), np.nan)
         offsets.append(np.where(ok[:, None], (f.pred - gt) @ rotation.T * 1000.0, np.nan))
         scored.append(ok)
-    own_a, blind_a = np.array(own), np.array(blind)
+    own_a, blind_a, swapped_a = np.array(own), np.array(blind), np.array(swapped, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (a joint never scored) give NaN, as meant
         return JointErrorTable(
@@ -106,17 +109,18 @@ def joint_error_table(frames: Sequence[FrameKeypoints3D]) -> JointErrorTable:
             count=np.array(scored).sum(0),
             mean_mm=np.nanmean(own_a, 0),
             median_mm=np.nanmedian(own_a, 0),
-            swap_rate=np.nanmean(np.array(swapped, dtype=float), 0),
+            swap_rate=np.nanmean(swapped_a, 0),
             side_blind_mm=np.nanmean(blind_a, 0),
             offset_body_mm=np.nanmean(np.array(offsets), 0),
             mpjpe_mm=float(np.nanmean(own_a)) if np.isfinite(own_a).any() else float("nan"),
             side_blind_mpjpe_mm=float(np.nanmean(blind_a)) if np.isfinite(blind_a).any() else float("nan"),
+            overall_swap_rate=float(np.nanmean(swapped_a)) if np.isfinite(swapped_a).any() else float("nan"),
         )
 
 
 def format_joint_table(tables: Sequence[JointErrorTable], names: Sequence[str]) -> str:
     """Markdown: one row per joint with mean error, swap rate and side-blind error of each estimate, plus the
-    body-frame offset of the first; a last row with the MPJPE of each."""
+    body-frame offset of the first; a last row with the MPJPE, overall swap rate and side-blind MPJPE of each."""
     head = ["joint"]
     for name in names:
         head += [f"{name} mm", f"{name} swapped", f"{name} side-blind mm"]
@@ -134,7 +138,8 @@ def format_joint_table(tables: Sequence[JointErrorTable], names: Sequence[str]) 
         lines.append("| " + " | ".join(cells) + " |")
     last = ["**MPJPE**"]
     for t in tables:
-        last += [f"**{num(t.mpjpe_mm)}**", "", f"**{num(t.side_blind_mpjpe_mm)}**"]
+        swap = num(100 * t.overall_swap_rate, "{:.0f}%")
+        last += [f"**{num(t.mpjpe_mm)}**", f"**{swap}**", f"**{num(t.side_blind_mpjpe_mm)}**"]
     last.append("")
     lines.append("| " + " | ".join(last) + " |")
     return "\n".join(lines)

@@ -59,7 +59,7 @@ def test_swapped_wrist_hand_case() -> None:
     np.testing.assert_allclose(table.side_blind_mpjpe_mm, (20.0 + 80.0) / scored)
     text = format_joint_table([table, table], ["vol", "tri"])
     assert "| RWrist | 1000 | 100% | 20 | 1000 | 100% | 20 | -1000, 0, 20 |" in text
-    assert text.splitlines()[-1].startswith("| **MPJPE** | **45** |  | **4** |")
+    assert text.splitlines()[-1].startswith("| **MPJPE** | **45** | **5%** | **4** |")  # 1 of 22 left/right joints
 
 
 def test_rates_pool_over_frames_and_bad_shapes_are_named() -> None:
@@ -72,6 +72,7 @@ def test_rates_pool_over_frames_and_bad_shapes_are_named() -> None:
     ]
     table = joint_error_table(frames)
     assert table.swap_rate[joint_index("RWrist")] == 0.5
+    np.testing.assert_allclose(table.overall_swap_rate, 1 / 44)
     np.testing.assert_allclose(table.median_mm[joint_index("RWrist")], 500.0)
     with pytest.raises(ValueError, match=r"pred \[25, 3\]"):
         joint_error_table([FrameKeypoints3D(np.zeros((24, 3)), np.ones(24, bool), gt[:24])])
