@@ -59,6 +59,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if args.eval_frames is not None:
             parser_config.eval_frames = tuple(args.eval_frames)
         if args.step is not None:
+            ckpt_dir = config.get_checkpoint_dir()
+            if not (ckpt_dir / f"step-{args.step:09d}.ckpt").is_file():
+                steps = sorted(int(p.stem.split("-")[1]) for p in ckpt_dir.glob("step-*.ckpt"))
+                sys.exit(f"--step {args.step}: no such checkpoint in {ckpt_dir}; it holds steps {steps or 'none'}")
             config.load_step = args.step
         return config
 

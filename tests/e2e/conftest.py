@@ -59,7 +59,7 @@ def tiny_train_args(data: Path, output_dir: Path, steps: int) -> List[str]:
 
 @pytest.fixture(scope="session")
 def tiny_run(synth_zju: Path) -> Path:
-    """config.yml of a 4-step ghnerf-tiny run (checkpoints at steps 2 and 3)."""
+    """config.yml of a 4-step ghnerf-tiny run (nerfstudio keeps only the latest checkpoint: step 3)."""
     out = synth_zju.parent / "outputs"
     run_cli(tiny_train_args(synth_zju, out, 4), cwd=synth_zju.parent)
     config = out / "e2e" / "ghnerf-tiny" / "run" / "config.yml"

@@ -1,0 +1,42 @@
+"""benchmarks/joint_errors.py on the tiny e2e run: the per-joint table of the volumetric and triangulated estimates,
+with the checkpoint and eval frames chosen on the command line, and a clear error for a missing config."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dataparsers.body25 import BODY25_JOINTS
+from tests.e2e.conftest import TEST_SUBJECTS
+
+pytestmark = pytest.mark.slow
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "joint_errors.py"
+
+
+def _run(args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_joint_errors_table_for_a_chosen_step_and_frame(tiny_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "table.md"
+    proc = _run([str(tiny_run), "--step", "3", "--eval-frames", "1", "2", "1", "--out", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert text.strip() in proc.stdout  # printed and written alike
+    head = text.splitlines()[0]
+    assert f"step 3: 1 frames of CoreView_{TEST_SUBJECTS[0]}" in head
+    assert re.search(r"PSNR \d+\.\d\d, SSIM \d\.\d{3}, heatmap MSE \d\.\d{5}, PCK@0\.2 \d\.\d{3}", head), head
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| joint")]
+    assert [row.split("|")[1].strip() for row in rows[:-1]] == list(BODY25_JOINTS)
+    assert rows[-1].startswith("| **MPJPE** | **") and len(rows[-1].split("|")) == 10
+
+
+def test_joint_errors_names_a_missing_config_or_step(tiny_run: Path, tmp_path: Path) -> None:
+    proc = _run([str(tmp_path / "nope.yml")], tmp_path)
+    assert proc.returncode != 0 and "nope.yml is not a file" in proc.stderr
+    proc = _run([str(tiny_run), "--step", "2"], tmp_path)
+    assert proc.returncode != 0 and "--step 2: no such checkpoint" in proc.stderr and "holds steps [3]" in proc.stderr
