@@ -101,15 +101,7 @@ ghnerf_tiny_method = MethodSpecification(
             human_encoder=HumanEncoderConfig(name="resnet18", pretrained=False),
             # CSE off: trained jointly at weight 1 it was 20-30x the colour loss and stalled geometry and colour (the
             # paper learns CSE as a separate model); --pipeline.model.network.cse-dim 16 turns the head on.
-            # Human features projected to 64 channels (psi_h hidden 32), not 16/16: at 1000 steps PCK 0.614 against
-            # 0.541 on 16 unseen frames at the same PSNR, about 5% slower (benchmarks/README.md, "Per-joint 3D errors").
-            network=replace(
-                GHNeRFNetworkConfig(),
-                cse_dim=0,
-                detach_head_weights=True,
-                human_projection_dim=64,
-                human_hidden_dim=32,
-            ),
+            network=replace(GHNeRFNetworkConfig(), cse_dim=0, detach_head_weights=True),
             loss=GHNeRFLossConfig(perceptual_weight=0.0, heatmap_weight=10.0, mask_weight=1.0),
             eval_num_rays_per_chunk=8192,
         ),
