@@ -104,7 +104,7 @@ def stage_timers(model, device: torch.device) -> Iterator[Dict[str, float]]:
     saved_module = {name: getattr(network_module, name) for names in module_stages.values() for name in names}
     net = model.network
     instance_stages = [
-        (model.human_encoder, "forward_lowres", "human encoder"),
+        (model.human_encoder, "encode_lowres", "human encoder"),
         (net.feature_net, "forward", "feature pyramid"),
         (net, "build_volumes", "cost volumes"),
         *((f, "forward", "field") for f in net.fields),

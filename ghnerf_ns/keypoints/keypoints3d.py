@@ -133,6 +133,7 @@ def query_points(
         sources.w2c,
         target.w2c,
         human_features=encoded.human_features,
+        keypoint_maps=encoded.source_heatmaps,
     )
     view_dirs = points - camera_centers(target.w2c)
     view_dirs = view_dirs / torch.clamp_min(torch.linalg.norm(view_dirs, dim=-1, keepdim=True), 1e-6)

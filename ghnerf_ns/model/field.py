@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ghnerf_ns.model.cost_regularizer import VOXEL_FEATURE_CHANNELS
 from ghnerf_ns.model.projection import ProjectedSamples
 from ghnerf_ns.model.psi_pooling import ViewPooling, kaiming_init
+from ghnerf_ns.model.source_heatmaps import keypoint_evidence
 
 ColorMode = Literal["blend", "regress"]
 
@@ -93,6 +94,8 @@ class GHNeRFField(nn.Module):
         cse_dim: CSE embedding size, 0 disables the head.
         coord_branch: build ``g_co``.
         heatmap_prior: initial heatmap value of every sample (see :func:`init_head_outputs`).
+        keypoint_evidence: the heads also read the source views' 2D heatmaps at the sample's projections (their mean
+            and minimum over views, :func:`~ghnerf_ns.model.source_heatmaps.keypoint_evidence`).
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class GHNeRFField(nn.Module):
         cse_dim: int = 0,
         coord_branch: bool = False,
         heatmap_prior: float = 0.01,
+        keypoint_evidence: bool = False,
     ) -> None:
         super().__init__()
         if color_mode not in ("blend", "regress"):
@@ -134,6 +138,7 @@ class GHNeRFField(nn.Module):
             self.g_c = _mlp(hidden_dim + 3, hidden_dim, 3, nn.Sigmoid())
 
         self.with_heads = with_heads
+        self.uses_keypoint_evidence = False
         self.psi_h: Optional[ViewPooling] = None
         self.g_h: Optional[nn.Module] = None
         self.g_cse: Optional[nn.Module] = None
@@ -143,6 +148,9 @@ class GHNeRFField(nn.Module):
             if human_channels > 0:
                 self.psi_h = ViewPooling(human_channels, hidden_dim=human_hidden_dim, out_dim=human_pooled_dim)
                 head_in += human_pooled_dim
+            self.uses_keypoint_evidence = keypoint_evidence
+            if keypoint_evidence:
+                head_in += 2 * num_joints
             self.g_h = _mlp(head_in, hidden_dim, num_joints, nn.Sigmoid())
             if cse_dim > 0:
                 self.g_cse = _mlp(head_in, hidden_dim, cse_dim, None)
@@ -197,6 +205,12 @@ class GHNeRFField(nn.Module):
                     "encode(); pass the human encoder's output or set human_feature_channels=0"
                 )
             head_in = torch.cat([v_nerf, self.psi_h(projected.human, projected.ray_diff).pooled], dim=-1)
+        if self.uses_keypoint_evidence:
+            if projected.keypoint_heat is None:
+                raise ValueError(
+                    "this field reads the source views' 2D heatmaps (keypoint_evidence) but none were projected"
+                )
+            head_in = torch.cat([head_in, keypoint_evidence(projected.keypoint_heat)], dim=-1)
         assert self.g_h is not None
         out.heatmaps = self.g_h(head_in)
         if self.g_cse is not None:

@@ -42,7 +42,9 @@ from jaxtyping import Float
 from nerfstudio.configs.base_config import InstantiateConfig
 from torch import Tensor, nn
 
+from dataparsers.body25 import NUM_JOINTS
 from ghnerf_ns.model.encoder_windows import EncoderWindows
+from ghnerf_ns.model.source_heatmaps import SourceHeatmapHead
 from ghnerf_ns.runtime.weights import load_into, obtain_pretrained_file, read_state_dict, resolve_weights_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -83,6 +85,24 @@ class HumanEncoderConfig(InstantiateConfig):
     dino_fuse: Literal["project", "mean", "concat"] = "project"
     """How the DINO layers are combined: concat + learned 1x1 projection to 384 (init: average), plain average (384), or
     concatenation (384 x number of layers)."""
+    resnet_stride: int = 2
+    """ResNet encoders: stride of the concatenated pyramid. 2 = pixelNeRF's and the paper's (conv1's resolution); 4 =
+    layer1's (conv1's map average-pooled to it): a quarter of the cells to upsample, project and read, the stride of
+    pose estimators' heatmaps (SimpleBaselines, HRNet)."""
+    heatmap_head: bool = False
+    """Not in the paper: a 2D pose head on the features that predicts each source view's BODY_25 heatmaps, trained with
+    the view's own 2D keypoints (--pipeline.model.loss.source-heatmap-weight); g_h reads its maps at every sample's
+    projections (mean and minimum over the views). Always trainable. See ghnerf_ns/model/source_heatmaps.py."""
+
+
+@dataclass
+class HumanFeatureMaps:
+    """What the human encoder gives for a set of views, at its native stride (see the module docstring's layout)."""
+
+    features: Float[Tensor, "num_views C h w"]
+    """The human features."""
+    heatmaps: Optional[Float[Tensor, "num_views J h w"]] = None
+    """BODY_25 heatmaps in (0, 1) of the heatmap head (``heatmap_head``), else None."""
 
 
 def sample_features_at_pixels(
@@ -118,6 +138,7 @@ class HumanEncoder(nn.Module):
         self.config = config
         self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.heatmap_head: Optional[SourceHeatmapHead] = None  # built by _finish_init once out_channels is known
 
     # Subclasses: the pretrained part lives in `self.backbone` (frozen when not trainable); `_backbone_features`
     # runs it (on whole padded images, or on windows of them: then `windows` says where they are), `_head` runs any
@@ -129,7 +150,14 @@ class HumanEncoder(nn.Module):
         return feats
 
     def _finish_init(self) -> None:
-        """Apply the frozen mode; call at the end of a subclass ``__init__``."""
+        """Build the heatmap head and apply the frozen mode; call at the end of a subclass ``__init__``."""
+        if self.config.heatmap_head:
+            if self.out_channels == 0:
+                raise ValueError(
+                    f"{_CLI_PREFIX}.heatmap-head needs a human encoder with features; choose one with "
+                    f"{_CLI_PREFIX}.name or turn the head off"
+                )
+            self.heatmap_head = SourceHeatmapHead(self.out_channels, NUM_JOINTS)
         if not self.config.trainable and hasattr(self, "backbone"):
             self.backbone.requires_grad_(False)
             self.backbone.eval()
@@ -148,6 +176,12 @@ class HumanEncoder(nn.Module):
         With ``windows`` (see :mod:`ghnerf_ns.model.encoder_windows`) the backbone sees only each view's window; the
         map keeps the whole-image layout, zero outside the windows.
         """
+        return self.encode_lowres(images, windows).features
+
+    def encode_lowres(
+        self, images: Float[Tensor, "num_views 3 H W"], windows: Optional[EncoderWindows] = None
+    ) -> HumanFeatureMaps:
+        """:meth:`forward_lowres`'s features and the heatmap head's maps (computed inside the windows only)."""
         height, width = images.shape[-2:]
         pad_h = -height % self.pad_multiple
         pad_w = -width % self.pad_multiple
@@ -164,15 +198,20 @@ class HumanEncoder(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.trainable):
             feats = self._backbone_features(x, windows)
         feats = self._head(feats)
+        heat = None if self.heatmap_head is None else self.heatmap_head(feats)
         if windows is None:
-            return feats
+            return HumanFeatureMaps(feats, heat)
+        return HumanFeatureMaps(self._unwindow(feats, windows), None if heat is None else self._unwindow(heat, windows))
+
+    def _unwindow(self, maps: Tensor, windows: EncoderWindows) -> Tensor:
+        """Per-window maps placed into the whole-image layout, zero outside the windows."""
         s = self.stride
         full_h, full_w = (n // s for n in windows.padded_hw)
-        cells_h, cells_w = feats.shape[-2:]
+        cells_h, cells_w = maps.shape[-2:]
         return torch.stack(
             [
                 F.pad(f, (l // s, full_w - l // s - cells_w, t // s, full_h - t // s - cells_h))
-                for f, (t, l) in zip(feats, windows.origins)
+                for f, (t, l) in zip(maps, windows.origins)
             ]
         )
 
@@ -193,6 +232,10 @@ class NoHumanEncoder(HumanEncoder):
     out_channels = 0
     stride = 1
     pad_multiple = 1
+
+    def __init__(self, config: HumanEncoderConfig) -> None:
+        super().__init__(config)
+        self._finish_init()
 
     def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         return x.new_zeros(x.shape[0], 0, x.shape[2], x.shape[3])
@@ -305,14 +348,18 @@ def vit_block(block: nn.Module, x: Float[Tensor, "batch tokens dim"]) -> Float[T
 
 
 class ResNetHumanEncoder(HumanEncoder):
-    """pixelNeRF-style ResNet pyramid (conv1, layer1-3) concatenated at stride 2: 512 channels."""
+    """pixelNeRF-style ResNet pyramid (conv1, layer1-3) concatenated at stride 2: 512 channels (``resnet_stride`` 4:
+    concatenated at layer1's stride 4 instead, conv1's map average-pooled to it)."""
 
-    stride = 2
     pad_multiple = 16
 
     def __init__(self, config: HumanEncoderConfig) -> None:
         super().__init__(config)
         import timm
+
+        if config.resnet_stride not in (2, 4):
+            raise ValueError(f"{_CLI_PREFIX}.resnet-stride {config.resnet_stride}: expected 2 (pixelNeRF's) or 4.")
+        self.stride = int(config.resnet_stride)
 
         weights_file = _resolve_weights_file(config)
         self.backbone = timm.create_model(
@@ -324,9 +371,16 @@ class ResNetHumanEncoder(HumanEncoder):
 
     def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         pyramid = self.backbone(x)
-        size = pyramid[0].shape[-2:]  # conv1 output: exactly half the padded input
-        upsampled = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in pyramid[1:]]
-        return torch.cat([pyramid[0], *upsampled], dim=1)
+        if self.stride == 4:
+            # layer1's grid (exactly a quarter of the padded input); conv1's 2x2 blocks average onto its cells.
+            base, rest = F.avg_pool2d(pyramid[0], 2), pyramid[2:]
+            levels = [base, pyramid[1]]
+        else:
+            base, rest = pyramid[0], pyramid[1:]  # conv1 output: exactly half the padded input
+            levels = [base]
+        size = base.shape[-2:]
+        upsampled = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in rest]
+        return torch.cat([*levels, *upsampled], dim=1)
 
 
 def _resolve_weights_file(config: HumanEncoderConfig) -> Optional[Path]:

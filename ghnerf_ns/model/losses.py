@@ -45,6 +45,9 @@ class GHNeRFLossConfig(PrintableConfig):
     """Weight of the dense-pose CSE embedding MSE (rays with a CSE target only); used with a CSE head."""
     coord_weight: float = 0.01
     """lambda_c: weight of the coordinate-branch MSE (supplement 2.1: 0.01 or 0.05); used with a g_co branch."""
+    source_heatmap_weight: float = 10.0
+    """Weight of the source-view heatmap MSE (every cell of each source view's 2D heatmaps against that view's own
+    keypoints); used with --pipeline.model.network.source-heatmap-head."""
     mask_weight: float = 0.0
     """Weight of an opacity loss: MSE between each ray's accumulation and the person's (dilated) mask, per cascade level
     with the colour level weights. Not in the paper or ENeRF (0 there); without it a masked-background model may fill

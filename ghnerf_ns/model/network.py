@@ -111,6 +111,9 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     detach_head_weights: bool = False
     """Composite heatmaps and CSE with detached compositing weights: the forward pass is eq. 4 unchanged, but the head
     losses train only the heads and the features they read, never the density/geometry (which the colour loss owns)."""
+    keypoint_evidence: bool = False
+    """g_h also reads the source views' 2D heatmaps given to encode() at every sample's projections (their mean and
+    minimum over the views). Set by the model from --pipeline.model.human-encoder.heatmap-head."""
 
 
 @dataclass
@@ -124,6 +127,8 @@ class EncodedSources:
     human_features: Optional[Float[Tensor, "num_views Ch hh wh"]] = None
     """Human-encoder features (any stride) after the network's projection (when configured), or None without a human
     encoder."""
+    source_heatmaps: Optional[Float[Tensor, "num_views J hh wh"]] = None
+    """The human encoder's 2D heatmaps of every view (on its feature cells), with keypoint evidence on."""
 
 
 @dataclass
@@ -253,6 +258,7 @@ class GHNeRFNetwork(nn.Module):
                 cse_dim=config.cse_dim,
                 coord_branch=config.coord_branch,
                 heatmap_prior=config.heatmap_prior,
+                keypoint_evidence=config.keypoint_evidence,
             )
             for lvl, is_fine in ((config.coarse, False), (config.fine, True))
         )
@@ -271,9 +277,21 @@ class GHNeRFNetwork(nn.Module):
         }
 
     def encode(
-        self, sources: SourceViews, human_features: Optional[Float[Tensor, "num_views Ch hh wh"]] = None
+        self,
+        sources: SourceViews,
+        human_features: Optional[Float[Tensor, "num_views Ch hh wh"]] = None,
+        source_heatmaps: Optional[Float[Tensor, "num_views J hh wh"]] = None,
     ) -> EncodedSources:
-        """Per-image work: the feature pyramid of every source view (done once per subject/frame/view set)."""
+        """Per-image work: the feature pyramid of every source view (done once per subject/frame/view set).
+
+        ``source_heatmaps``: the human encoder's 2D heatmaps of the views (on its feature cells), needed when the
+        network reads keypoint evidence.
+        """
+        if self.config.keypoint_evidence and source_heatmaps is None:
+            raise ValueError(
+                "GHNeRFNetworkConfig.keypoint_evidence is on but encode() got no source heatmaps: build the human "
+                "encoder with heatmap_head=True and pass its heatmaps"
+            )
         _check_size(*sources.hw, what="source image size")
         if sources.num_views < 1:
             raise ValueError("at least one source view is needed (ENeRF/GHNeRF use 2-4)")
@@ -299,7 +317,12 @@ class GHNeRFNetwork(nn.Module):
             # grid_sample reads channels-last maps faster on CPU for wide features; converted once per source set here
             # (cached with the encoding), not per chunk of rays.
             human_features = human_features.contiguous(memory_format=torch.channels_last)
-        return EncodedSources(sources=sources, pyramid=self.feature_net(sources.images), human_features=human_features)
+        return EncodedSources(
+            sources=sources,
+            pyramid=self.feature_net(sources.images),
+            human_features=human_features,
+            source_heatmaps=source_heatmaps if self.config.keypoint_evidence else None,
+        )
 
     def _build_level(
         self, index: int, encoded: EncodedSources, target: TargetView, depth_values: Tensor
@@ -379,6 +402,7 @@ class GHNeRFNetwork(nn.Module):
             sources.w2c,
             target.w2c,
             human_features=encoded.human_features if is_fine else None,
+            keypoint_maps=encoded.source_heatmaps if is_fine else None,
         )
         view_dirs = directions / torch.linalg.norm(directions, dim=-1, keepdim=True)
         out = self.fields[index](voxel.reshape(num_rays, num_samples, -1), projected, view_dirs)
@@ -441,7 +465,8 @@ class GHNeRFNetwork(nn.Module):
         human_features: Optional[Float[Tensor, "num_views Ch hh wh"]],
         target: TargetView,
         pixels: Float[Tensor, "num_rays 2"],
+        source_heatmaps: Optional[Float[Tensor, "num_views J hh wh"]] = None,
     ) -> CascadeOutputs:
         """Training path: encode, build volumes and render ``pixels`` in one differentiable call."""
-        encoded = self.encode(sources, human_features)
+        encoded = self.encode(sources, human_features, source_heatmaps)
         return self.render_rays(encoded, self.build_volumes(encoded, target), target, pixels)

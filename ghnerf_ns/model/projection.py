@@ -32,6 +32,8 @@ class ProjectedSamples:
     """Projection in front of the camera and inside the image (informative; ENeRF's pooling does not use it)."""
     human: Optional[Float[Tensor, "num_rays num_samples num_views Ch"]] = None
     """Pixel-aligned human-encoder features, when a human encoder is used."""
+    keypoint_heat: Optional[Float[Tensor, "num_rays num_samples num_views J"]] = None
+    """The source views' 2D heatmaps at the projections, with the source-view heatmap head."""
 
 
 def sample_source_maps(
@@ -127,6 +129,7 @@ def project_samples(
     w2c: Float[Tensor, "num_views 4 4"],
     target_w2c: Float[Tensor, "4 4"],
     human_features: Optional[Float[Tensor, "num_views Ch hh wh"]] = None,
+    keypoint_maps: Optional[Float[Tensor, "num_views J hh wh"]] = None,
 ) -> ProjectedSamples:
     """Gather image features, colours, (human features) and relative view directions for every sample and view.
 
@@ -152,4 +155,5 @@ def project_samples(
         # The human encoders' maps tile the (padded) image cell by cell; ENeRF's K-scaling rule would read DINO's
         # stride-8 tokens 3.5 px right/down of the true position.
         human=None if human_features is None else gather(human_features, "cells"),
+        keypoint_heat=None if keypoint_maps is None else gather(keypoint_maps, "cells"),
     )

@@ -6,7 +6,7 @@ background). Any target size works: the target is padded to a multiple of 32 for
 
 from collections import OrderedDict
 from dataclasses import fields, is_dataclass, replace
-from typing import Callable, Dict, Hashable, Optional, Tuple
+from typing import Callable, Dict, Hashable, Optional, Tuple, Union
 
 import torch
 from jaxtyping import Float
@@ -15,7 +15,7 @@ from torch import Tensor
 from dataparsers.body25 import NUM_JOINTS
 from ghnerf_ns.model.encoder_windows import box_windows
 from ghnerf_ns.model.geometry import box_mask
-from ghnerf_ns.model.human_encoders import HumanEncoder
+from ghnerf_ns.model.human_encoders import HumanEncoder, HumanFeatureMaps
 from ghnerf_ns.model.network import SIZE_MULTIPLE, EncodedSources, GHNeRFNetwork, LevelOutputs
 from ghnerf_ns.model.views import SourceViews, TargetView
 
@@ -166,17 +166,21 @@ def source_cache_key(sources: SourceViews, version: Hashable) -> Tuple:
 
 
 def human_features_for(
-    encoder: HumanEncoder, sources: SourceViews, box: Optional[Float[Tensor, "2 3"]] = None
-) -> Optional[Float[Tensor, "num_views C h w"]]:
-    """Low-resolution human-encoder features of the sources, or None without a human encoder.
+    encoder: HumanEncoder,
+    sources: SourceViews,
+    box: Union[Float[Tensor, "2 3"], Float[Tensor, "num_views 2 3"], None] = None,
+    margin: Optional[int] = None,
+) -> Optional[HumanFeatureMaps]:
+    """Low-resolution human-encoder features (and heatmap-head maps) of the sources, or None without a human encoder.
 
-    With the person's 3D ``box`` (and the encoder's ``crop_to_box`` on) only each view's window around the box is
-    encoded; the map is zero elsewhere, where nothing is sampled.
+    With the person's 3D ``box`` (one for all views, or one per view; and the encoder's ``crop_to_box`` on) only each
+    view's window around its box is encoded; the map is zero elsewhere, where nothing is sampled. ``margin`` (pixels
+    around the projected box) defaults to two feature cells, so that lookups near the box's edge stay inside.
     """
     if encoder.out_channels == 0:
         return None
     windows = None
     if box is not None and encoder.config.crop_to_box:
-        margin = max(2 * encoder.stride, encoder.pad_multiple)
+        margin = max(2 * encoder.stride, encoder.pad_multiple) if margin is None else margin
         windows = box_windows(sources.K, sources.w2c, box, sources.hw, encoder.pad_multiple, margin)
-    return encoder.forward_lowres(sources.images, windows)
+    return encoder.encode_lowres(sources.images, windows)

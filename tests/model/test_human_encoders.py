@@ -56,15 +56,19 @@ def _reference_dino_layers(vit: torch.nn.Module, images: torch.Tensor, blocks: L
     return torch.cat(maps, dim=1)
 
 
-@pytest.mark.parametrize("name,channels,stride", [("resnet34", 512, 2), ("resnet18", 512, 2), ("none", 0, 1)])
+@pytest.mark.parametrize(
+    "name,channels,stride", [("resnet34", 512, 2), ("resnet18", 512, 2), ("resnet18", 512, 4), ("none", 0, 1)]
+)
 def test_cnn_and_none_shapes_odd_sizes(name: str, channels: int, stride: int) -> None:
-    enc = build_human_encoder(HumanEncoderConfig(name=name, pretrained=False))
+    enc = build_human_encoder(
+        HumanEncoderConfig(name=name, pretrained=False, resnet_stride=4 if stride == 4 else 2)
+    )
     images = torch.rand(2, 3, 45, 61)
     low = enc.forward_lowres(images)
     full = enc(images)
     assert (enc.out_channels, enc.stride) == (channels, stride)
-    # ResNet pads 45x61 to 48x64 (multiple of 16): lowres = half of that.
-    expected_low = (24, 32) if stride == 2 else (45, 61)
+    # ResNet pads 45x61 to 48x64 (multiple of 16): lowres = half (stride 2) or a quarter (stride 4) of that.
+    expected_low = {2: (24, 32), 4: (12, 16), 1: (45, 61)}[stride]
     assert low.shape == (2, channels, *expected_low)
     assert full.shape == (2, channels, 45, 61)
     assert torch.isfinite(full).all()
@@ -267,3 +271,21 @@ def test_fused_vit_block_matches_timm_block_values_and_gradients(dino_reference:
         torch.autograd.grad((ours * probe).sum(), params), torch.autograd.grad((theirs * probe).sum(), params)
     ):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_resnet_stride_4_is_the_stride_2_pyramid_pooled_at_its_finest_level() -> None:
+    """conv1 average-pooled onto layer1's grid and layers 2-3 upsampled to it, from the same weights."""
+    torch.manual_seed(0)
+    enc2 = build_human_encoder(HumanEncoderConfig(name="resnet18", pretrained=False)).eval()
+    enc4 = build_human_encoder(HumanEncoderConfig(name="resnet18", pretrained=False, resnet_stride=4)).eval()
+    enc4.load_state_dict(enc2.state_dict())
+    images = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        pyramid = enc2.backbone((images - enc2._mean) / enc2._std)
+        low4 = enc4.forward_lowres(images)
+    torch.testing.assert_close(low4[:, :64], torch.nn.functional.avg_pool2d(pyramid[0], 2))
+    torch.testing.assert_close(low4[:, 64:128], pyramid[1])
+    layer3 = torch.nn.functional.interpolate(pyramid[3], size=(16, 24), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(low4[:, 256:], layer3)
+    with pytest.raises(ValueError, match="resnet-stride 3"):
+        build_human_encoder(HumanEncoderConfig(name="resnet18", pretrained=False, resnet_stride=3))

@@ -1,0 +1,120 @@
+"""Source-view heatmaps: cell targets (hand case and dense reference), the masked loss, the evidence, the network."""
+
+import math
+
+import pytest
+import torch
+
+from ghnerf_ns.keypoints.heatmap_targets import render_gt_heatmaps
+from ghnerf_ns.model.encoder_windows import EncoderWindows
+from ghnerf_ns.model.geometry import project
+from ghnerf_ns.model.human_encoders import HumanEncoderConfig
+from ghnerf_ns.model.projection import project_samples
+from ghnerf_ns.model.source_heatmaps import (
+    SourceHeatmapHead,
+    cell_heatmap_targets,
+    keypoint_evidence,
+    source_heatmap_loss,
+)
+from tests.model.test_network import _config, _scene
+
+
+def _keypoints(*joints):
+    """(1, 25, 3) keypoints: the given (x, y) joints first (confidence 1), the rest missing."""
+    kp = torch.zeros(1, 25, 3)
+    for j, (x, y) in enumerate(joints):
+        kp[0, j] = torch.tensor([x, y, 1.0])
+    return kp
+
+
+def test_cell_targets_hand_case():
+    # Stride 2: cell (i, j) holds pixel (2j + 0.5, 2i + 0.5). A joint at (2.5, 0.5) sits on cell (0, 1).
+    targets, valid = cell_heatmap_targets(_keypoints((2.5, 0.5)), (2, 2), stride=2, sigma=2.0, image_hw=(4, 4))
+    assert valid[0, 0] and not valid[0, 1:].any()
+    expected = torch.tensor([[math.exp(-4 / 8), 1.0], [math.exp(-8 / 8), math.exp(-4 / 8)]])
+    assert torch.allclose(targets[0, 0], expected, atol=1e-6)
+    assert targets[0, 1:].abs().max() == 0
+
+
+def test_cell_targets_at_stride_1_are_the_dense_ground_truth():
+    kp = _keypoints((3.2, 7.9), (10.0, 1.5), (-2.0, 4.0))[0]
+    dense, valid_dense = render_gt_heatmaps(kp, 12, 14, sigma=1.7)
+    cells, valid = cell_heatmap_targets(kp[None], (12, 14), stride=1, sigma=1.7, image_hw=(12, 14))
+    assert torch.equal(valid[0], valid_dense)
+    assert torch.allclose(cells[0], dense.permute(2, 0, 1), atol=1e-6)
+
+
+def test_loss_counts_valid_maps_only():
+    pred = torch.full((2, 25, 2, 2), 0.5, requires_grad=True)
+    targets = torch.zeros(2, 25, 2, 2)
+    valid = torch.zeros(2, 25, dtype=torch.bool)
+    valid[0, 3] = True
+    loss = source_heatmap_loss(pred, targets, valid)
+    assert float(loss) == pytest.approx(0.25)  # (0.5 - 0)^2 over the 4 cells of the one valid map
+    loss.backward()
+    assert pred.grad[0, 3].abs().min() > 0 and pred.grad.sum() == pred.grad[0, 3].sum()
+    none = source_heatmap_loss(pred, targets, torch.zeros_like(valid))
+    assert float(none) == 0.0 and none.requires_grad
+
+
+def test_evidence_is_mean_and_min_over_views():
+    sampled = torch.tensor([[[0.2, 0.9], [0.6, 0.1]]])  # (points=1, views=2, joints=2)
+    assert torch.allclose(keypoint_evidence(sampled), torch.tensor([[0.4, 0.5, 0.2, 0.1]]))
+
+
+def test_head_starts_at_its_prior():
+    head = SourceHeatmapHead(6, 25, prior=0.01)
+    maps = head(torch.randn(2, 6, 5, 7))
+    assert maps.shape == (2, 25, 5, 7)
+    assert torch.allclose(maps, torch.full_like(maps, 0.01), atol=2e-3)
+
+
+def test_maps_are_read_at_the_projection_of_each_sample():
+    """A map whose cells hold their own pixel's x coordinate gives back the projection's x (cells convention)."""
+    sources, target, _ = _scene(num_views=2)
+    stride, (height, width) = 2, sources.hw
+    cells_x = torch.arange(width // stride).float() * stride + (stride - 1) / 2
+    maps = cells_x.expand(2, 25, height // stride, -1).contiguous()
+    xyz = torch.tensor([[[0.1, -0.2, 0.05], [-0.3, 0.25, 0.0]]])
+    projected = project_samples(
+        xyz, sources.images, sources.images, sources.K, sources.w2c, target.w2c, keypoint_maps=maps
+    )
+    for view in range(2):
+        uv, _ = project(xyz[0], sources.K[view], sources.w2c[view])
+        assert torch.allclose(projected.keypoint_heat[0, :, view, 0], uv[:, 0], atol=1e-4)
+
+
+def test_network_reads_the_maps_and_the_loss_trains_the_encoder_head():
+    torch.manual_seed(0)
+    net = _config(human_feature_channels=6, keypoint_evidence=True).setup()
+    sources, target, _ = _scene(num_views=2)
+    features = torch.randn(2, 6, 16, 16)
+    maps = torch.rand(2, 25, 16, 16, requires_grad=True)
+    pixels = torch.tensor([[4.0, 5.0], [20.0, 11.0], [16.0, 16.0]])
+    out = net(sources, features, target, pixels, maps)
+    (grad,) = torch.autograd.grad(out.fine.heatmaps.sum(), maps)
+    assert grad.abs().sum() > 0  # the rendered heatmaps read the source maps (the keypoint evidence)
+    with pytest.raises(ValueError, match="keypoint_evidence is on but encode"):
+        net.encode(sources, features)
+
+
+def test_encoder_head_maps_live_in_the_windows_and_train():
+    torch.manual_seed(0)
+    encoder = HumanEncoderConfig(name="resnet18", pretrained=False, heatmap_head=True).setup()
+    images = torch.rand(2, 3, 64, 64)
+    windows = EncoderWindows(origins=((16, 0), (0, 16)), size=(32, 48), padded_hw=(64, 64))
+    maps = encoder.encode_lowres(images, windows)
+    assert maps.features.shape == (2, 512, 32, 32) and maps.heatmaps.shape == (2, 25, 32, 32)
+    inside = maps.heatmaps[0, :, 8:24, 0:24]
+    assert torch.allclose(inside, torch.full_like(inside, 0.01), atol=2e-3)  # the head starts at its prior
+    assert maps.heatmaps[0, :, :8].abs().max() == 0 and maps.heatmaps[1, :, :, :8].abs().max() == 0
+    targets = torch.zeros_like(maps.heatmaps)
+    loss = source_heatmap_loss(maps.heatmaps, targets, torch.ones(2, 25, dtype=torch.bool))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.heatmap_head.parameters())
+    assert encoder.backbone.conv1.weight.grad.abs().sum() > 0
+
+
+def test_head_needs_an_encoder_with_features():
+    with pytest.raises(ValueError, match="heatmap-head needs a human encoder"):
+        HumanEncoderConfig(name="none", pretrained=False, heatmap_head=True).setup()
