@@ -30,3 +30,11 @@ def joint_index(name: str) -> int:
         return BODY25_JOINTS.index(name)
     except ValueError:
         raise ValueError(f"unknown BODY_25 joint {name!r}; expected one of {', '.join(BODY25_JOINTS)}") from None
+
+
+BODY25_MIRROR: Tuple[int, ...] = tuple(
+    joint_index(("L" + name[1:]) if name[0] == "R" else ("R" + name[1:])) if name[:1] in ("R", "L") else i
+    for i, name in enumerate(BODY25_JOINTS)
+)
+"""Index of each joint's mirror joint (``RWrist`` <-> ``LWrist``); midline joints map to themselves. A horizontally
+flipped image of a person shows a person whose joint ``j`` is the original's ``BODY25_MIRROR[j]``."""

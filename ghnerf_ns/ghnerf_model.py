@@ -23,9 +23,10 @@ from ghnerf_ns.data.human_dataset import ROW_KEY, SPLIT_KEY
 from ghnerf_ns.data.sample_batches import TrainingBatch
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.model.geometry import box_in_front, box_near_far, cameras_to_opencv
-from ghnerf_ns.model.human_encoders import HumanEncoderConfig
+from ghnerf_ns.model.human_encoders import HumanEncoderConfig, HumanFeatureMaps
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, mask_loss, rgb_loss
-from ghnerf_ns.model.network import CascadeOutputs, GHNeRFNetworkConfig
+from ghnerf_ns.model.network import CascadeOutputs, EncodedSources, GHNeRFNetworkConfig
+from ghnerf_ns.model.source_heatmaps import cell_heatmap_targets, pooled_heatmap_loss
 from ghnerf_ns.model.views import SourceViews, TargetView
 
 
@@ -66,7 +67,11 @@ class GHNeRFModel(Model):
 
         # No super().populate_modules(): the base class only builds a collider, which a box-bounded model does not use.
         self.human_encoder = self.config.human_encoder.setup()
-        network_config = replace(self.config.network, human_feature_channels=int(self.human_encoder.out_channels))
+        network_config = replace(
+            self.config.network,
+            human_feature_channels=int(self.human_encoder.out_channels),
+            keypoint_evidence=self.human_encoder.heatmap_head is not None,
+        )
         self.network = network_config.setup()
         self.viewer_controls = GHNeRFViewerControls(default_num_views=self.config.num_source_views)
         self._perceptual = None
@@ -106,15 +111,50 @@ class GHNeRFModel(Model):
         return [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], free_stale_encodings)]
 
     # ---------------------------------------------------------------------------------------------- training
-    def forward(self, target: TargetView, sources: SourceViews, pixels: Tensor) -> Dict[str, object]:  # type: ignore[override]
-        return self.get_outputs(target, sources, pixels)
+    def forward(  # type: ignore[override]
+        self,
+        target: TargetView,
+        sources: SourceViews,
+        pixels: Tensor,
+        pose_views: Optional[SourceViews] = None,
+        pose_boxes: Optional[Tensor] = None,
+    ) -> Dict[str, object]:
+        return self.get_outputs(target, sources, pixels, pose_views, pose_boxes)
 
-    def get_outputs(self, target: TargetView, sources: SourceViews, pixels: Tensor) -> Dict[str, object]:  # type: ignore[override]
+    def get_outputs(  # type: ignore[override]
+        self,
+        target: TargetView,
+        sources: SourceViews,
+        pixels: Tensor,
+        pose_views: Optional[SourceViews] = None,
+        pose_boxes: Optional[Tensor] = None,
+    ) -> Dict[str, object]:
+        """Render ``pixels`` of ``target``. ``pose_views`` (training; their persons' 3D boxes in ``pose_boxes``) also go
+        through the human encoder and the source-view heatmap head, for its 2D loss only."""
         from ghnerf_ns.render.image_renderer import human_features_for
 
+        with_pose = (
+            pose_views is not None
+            and pose_boxes is not None
+            and pose_views.num_views > 0
+            and self.human_encoder.heatmap_head is not None
+        )
         human = human_features_for(self.human_encoder, sources, target.box)
-        cascade = self.network(sources, human, target, pixels)
-        return {"cascade": cascade, "rgb": cascade.fine.rgb, "accumulation": cascade.fine.accumulation}
+        pose_heatmaps = None
+        if with_pose:
+            # The 2D pose views are only scored on their heatmaps around the person: each is encoded in a tight window
+            # around its own person's box (no lookup margin), which at 128 px halves the encoder's work on them.
+            pose = human_features_for(self.human_encoder, pose_views, pose_boxes.to(target.box), margin=0)
+            pose_heatmaps = pose.heatmaps
+        features, heatmaps = (None, None) if human is None else (human.features, human.heatmaps)
+        cascade = self.network(sources, features, target, pixels, heatmaps)
+        return {
+            "cascade": cascade,
+            "rgb": cascade.fine.rgb,
+            "accumulation": cascade.fine.accumulation,
+            "source_heatmaps": heatmaps,
+            "pose_heatmaps": pose_heatmaps,
+        }
 
     def get_metrics_dict(self, outputs: Dict, batch: TrainingBatch) -> Dict[str, Tensor]:
         cascade: CascadeOutputs = outputs["cascade"]
@@ -146,11 +186,28 @@ class GHNeRFModel(Model):
             losses["heatmap_loss"] = cfg.heatmap_weight * heatmap_loss(
                 cascade.fine.heatmaps, batch.heatmaps, batch.joints_valid
             )
+        maps = outputs.get("source_heatmaps")
+        if maps is not None and batch.source_keypoints is not None and cfg.source_heatmap_weight > 0:
+            groups = [self._heatmap_targets(maps, batch.source_keypoints, batch.sources.hw)]
+            pose = outputs.get("pose_heatmaps")
+            if pose is not None and batch.pose_keypoints is not None and batch.pose_views is not None:
+                groups.append(self._heatmap_targets(pose, batch.pose_keypoints, batch.pose_views.hw))
+            losses["source_heatmap_loss"] = cfg.source_heatmap_weight * pooled_heatmap_loss(groups)
         if cascade.fine.cse is not None and batch.cse is not None and cfg.cse_weight > 0:
             losses["cse_loss"] = cfg.cse_weight * cse_loss(cascade.fine.cse, batch.cse)
         if cascade.fine.coords_pred is not None and cfg.coord_weight > 0:
             losses["coord_loss"] = cfg.coord_weight * coord_loss(cascade.fine.coords_pred, cascade.fine.coords_target)
         return losses
+
+    def _heatmap_targets(
+        self, maps: Tensor, keypoints: Tensor, canvas_hw: Tuple[int, int]
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        """``(maps, targets, valid)``: the human encoder's 2D heatmaps of some views and Gaussians at the views' own
+        keypoints on the same cells (see model/source_heatmaps.py)."""
+        targets, valid = cell_heatmap_targets(
+            keypoints.to(maps.dtype), tuple(maps.shape[-2:]), self.human_encoder.stride, self._heatmap_sigma, canvas_hw
+        )
+        return maps, targets, valid
 
     # ------------------------------------------------------------------------------------------ whole images
     def resolve_camera(self, camera: Cameras) -> Optional[Tuple[TargetView, List[Tuple[int, int]], str]]:
@@ -196,8 +253,14 @@ class GHNeRFModel(Model):
 
         key = source_cache_key(sources, weights_version(self.network, self.human_encoder))
         return self._encode_cache.get_or_encode(
-            key, lambda: self.network.encode(sources, human_features_for(self.human_encoder, sources, box))
+            key, lambda: self._encode(sources, human_features_for(self.human_encoder, sources, box))
         )
+
+    def _encode(self, sources: SourceViews, human: Optional[HumanFeatureMaps]) -> EncodedSources:
+        """The network's per-source encoding with the human encoder's maps (None: no human encoder)."""
+        if human is None:
+            return self.network.encode(sources)
+        return self.network.encode(sources, human.features, human.heatmaps)
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:

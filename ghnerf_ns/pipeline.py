@@ -82,7 +82,8 @@ class GHNeRFPipeline(VanillaPipeline):
 
     def get_train_loss_dict(self, step: int):
         camera, batch = self.datamanager.next_train(step)
-        outputs = self._model(batch.target, batch.sources, batch.pixels)  # the DDP forward
+        # The DDP forward.
+        outputs = self._model(batch.target, batch.sources, batch.pixels, batch.pose_views, batch.pose_boxes)
         metrics = self.model.get_metrics_dict(outputs, batch)
         losses = self.model.get_loss_dict(outputs, batch, metrics)
         return outputs, losses, metrics

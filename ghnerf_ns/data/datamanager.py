@@ -64,6 +64,12 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     heatmap sigmas); the rest follow ENeRF's mask rule. 0 = ENeRF's rule only (a few rays per joint per batch)."""
     joint_ray_spread: float = 1.5
     """Standard deviation of the joint-centred rays' offsets from their joint, in units of heatmap-sigma."""
+    pose_views: int = 0
+    """Input-camera images of random training subjects and frames loaded with each training target for 2D pose
+    supervision of the source-view heatmap head only (--pipeline.model.network.source-heatmap-head): the human encoder
+    learns from every pixel of their heatmaps, without rendering them. 0 = none."""
+    flip_pose_views: bool = True
+    """Mirror each pose view left-right with probability 1/2 (keypoints follow; left and right joints swap)."""
     num_workers: int = 2
     """DataLoader worker processes that decode training samples (0: decode in the main process)."""
     seed: int = 42
@@ -180,6 +186,8 @@ class GHNeRFDataManager(DataManager):
             with_cse=True,
             seed=cfg.seed + 1000 * self.rank + (0 if train else 7),
             randomize_sources=train,
+            num_pose_views=cfg.pose_views if train else 0,
+            flip_pose_views=cfg.flip_pose_views,
         )
 
     def _loader(self, dataset: TrainingSampleDataset, seed: int) -> DataLoader:

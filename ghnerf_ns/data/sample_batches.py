@@ -26,6 +26,15 @@ class TrainingBatch:
     joints_valid: Bool[Tensor, " 25"]
     cse: Optional[Float[Tensor, "num_rays cse_dim"]] = None
     """CSE targets (NaN where the teacher gave none), when the dataset has them."""
+    source_keypoints: Optional[Float[Tensor, "num_views 25 3"]] = None
+    """(x, y, confidence) 2D keypoints of each source view at its working resolution (confidence 0: missing)."""
+    pose_views: Optional[SourceViews] = None
+    """Input-camera images of random training subjects and frames for 2D pose supervision only (the human encoder's
+    heatmap head); ``subject`` and ``frame`` are the target's, not theirs. None when none are loaded."""
+    pose_keypoints: Optional[Float[Tensor, "num_pose_views 25 3"]] = None
+    """2D keypoints of ``pose_views``, like ``source_keypoints``."""
+    pose_boxes: Optional[Float[Tensor, "num_pose_views 2 3"]] = None
+    """The person's 3D box in each pose view's own frame (where the human encoder looks)."""
     has_mask: bool = True
     """Whether ``mask`` comes from a mask file (False: the dataset has none for this image and ``mask`` is all ones)."""
     num_patches: int = 0
@@ -43,6 +52,10 @@ class TrainingBatch:
             heatmaps=self.heatmaps.to(device),
             joints_valid=self.joints_valid.to(device),
             cse=None if self.cse is None else self.cse.to(device),
+            source_keypoints=None if self.source_keypoints is None else self.source_keypoints.to(device),
+            pose_views=None if self.pose_views is None else self.pose_views.to(device),
+            pose_keypoints=None if self.pose_keypoints is None else self.pose_keypoints.to(device),
+            pose_boxes=None if self.pose_boxes is None else self.pose_boxes.to(device),
         )
 
     def patches(self, values: Float[Tensor, "num_rays C"]) -> Optional[Float[Tensor, "num_patches C S S"]]:
@@ -74,6 +87,16 @@ def collate_training_batch(sample: Dict) -> TrainingBatch:
         subject=0,
         frame=int(sample["frame"]),
     )
+    pose_views = None
+    if len(sample.get("pose_cameras", ())):
+        pose_views = SourceViews(
+            images=sample["pose_images"],
+            K=sample["pose_K"],
+            w2c=sample["pose_w2c"],
+            camera_ids=sample["pose_cameras"],
+            subject=0,
+            frame=int(sample["frame"]),
+        )
     return TrainingBatch(
         row=int(sample["row"]),
         target=target,
@@ -84,6 +107,10 @@ def collate_training_batch(sample: Dict) -> TrainingBatch:
         heatmaps=sample["heatmaps"],
         joints_valid=sample["joints_valid"],
         cse=sample.get("cse"),
+        source_keypoints=sample.get("source_keypoints"),
+        pose_views=pose_views,
+        pose_keypoints=sample["pose_keypoints"] if pose_views is not None else None,
+        pose_boxes=sample["pose_boxes"].float() if pose_views is not None else None,
         has_mask=bool(sample.get("has_mask", True)),
         num_patches=int(sample["num_patches"]),
         patch_size=int(sample["patch_size"]),

@@ -5,13 +5,14 @@ ENeRF's batch sampler does with one target per batch), samples rays mostly on th
 for the perceptual loss, and evaluates the ground-truth heatmaps and CSE targets at those rays only.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dataparsers.body25 import BODY25_MIRROR
 from dataparsers.human_common import DatasetFormatError, HumanImageIndex
 from ghnerf_ns.data.image_loading import ImageReadError, LoadedView, load_view, stack_views
 from ghnerf_ns.data.keypoint_source import read_keypoints_checked
@@ -19,6 +20,27 @@ from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_S
 from ghnerf_ns.data.source_bank import c2w_from_w2c
 from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
 from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels, joint_validity
+
+
+def flip_view(view: LoadedView) -> LoadedView:
+    """The left-right mirror image of a view: pixel ``u`` moves to ``W - 1 - u``, and so do the keypoints, whose left
+    and right joints swap (BODY25_MIRROR). ``K`` gets a negative focal length (``u' = -fx x / z + W - 1 - cx``), so
+    projecting the world into the flipped image stays exact (the human encoder's windows use it); ``w2c`` is kept."""
+    width = view.image.shape[1]
+    K = view.K.copy()
+    K[0, 0], K[0, 1], K[0, 2] = -K[0, 0], -K[0, 1], width - 1 - K[0, 2]
+    keypoints = None
+    if view.keypoints is not None:
+        keypoints = view.keypoints[list(BODY25_MIRROR)].copy()
+        keypoints[:, 0] = width - 1 - keypoints[:, 0]
+    return replace(
+        view,
+        image=np.ascontiguousarray(view.image[:, ::-1]),
+        mask=np.ascontiguousarray(view.mask[:, ::-1]),
+        K=K,
+        keypoints=keypoints,
+        cse=None if view.cse is None else np.ascontiguousarray(view.cse[:, ::-1]),
+    )
 
 
 class TooFewSourceViews(ImageReadError):
@@ -106,6 +128,10 @@ class TrainingSampleDataset(Dataset):
         with_cse: load CSE targets where present.
                 seed: base seed (each worker and epoch derives its own stream).
         randomize_sources: training rule (random subset of the N+1 nearest); False: the N nearest (test protocol).
+        num_pose_views: input-camera images of random training subjects and frames loaded per item for 2D pose
+            supervision only (the source-view heatmap head).
+        flip_pose_views: mirror each pose view left-right with probability 1/2 (keypoints follow, left and right joints
+            swap names: the mirror image of a person is a person).
     """
 
     def __init__(
@@ -120,6 +146,8 @@ class TrainingSampleDataset(Dataset):
         with_cse: bool,
         seed: int = 0,
         randomize_sources: bool = True,
+        num_pose_views: int = 0,
+        flip_pose_views: bool = False,
     ) -> None:
         self.targets = targets
         self.sources = sources
@@ -131,6 +159,8 @@ class TrainingSampleDataset(Dataset):
         self.with_cse = with_cse
         self.seed = seed
         self.randomize_sources = randomize_sources
+        self.num_pose_views = num_pose_views
+        self.flip_pose_views = flip_pose_views
         self._rng: Optional[np.random.Generator] = None
         self._source_rows: Dict[Tuple[str, int, int], int] = {}
         frame_cams: Dict[Tuple[str, int], List[int]] = {}
@@ -213,11 +243,23 @@ class TrainingSampleDataset(Dataset):
             cams = training_source_views(rng, candidates, num_views)
         else:
             cams = candidates[:num_views]
+        # 2D pose views: input-camera images of any training subject and frame, seen only by the source-view heatmap
+        # head (many people and poses per step: views of the target's own frame taught it that person's sides only).
+        pose_rows = [int(r) for r in rng.integers(len(self.sources), size=self.num_pose_views)]
+        # Source keypoints train the source-view heatmap head (when the model has one); reading them is cheap.
         views: List[LoadedView] = [
-            load_view(self.sources, self._source_rows[(subject, frame, c)], self.resolution) for c in cams
+            load_view(self.sources, r, self.resolution, keypoints=read_keypoints_checked(self.sources, r)[0])
+            for r in [self._source_rows[(subject, frame, c)] for c in cams] + pose_rows
         ]
-        # Views of different working sizes (mixed camera models) share one padded canvas, K unchanged.
-        source_images, source_K, source_w2c = stack_views(views)
+        n = len(cams)
+        if self.flip_pose_views:
+            views[n:] = [flip_view(v) if rng.uniform() < 0.5 else v for v in views[n:]]
+        # Views of different working sizes (mixed camera models) share one padded canvas, K unchanged (the pose views
+        # another one: they are encoded as a batch of their own).
+        source_images, source_K, source_w2c = stack_views(views[:n])
+        no_pose = (torch.zeros(0, 3, 1, 1), torch.zeros(0, 3, 3), torch.zeros(0, 4, 4))
+        pose_images, pose_K, pose_w2c = stack_views(views[n:]) if pose_rows else no_pose
+        all_keypoints = torch.from_numpy(np.stack([v.keypoints for v in views]))
         h, w = target.mask.shape
         keypoints_t = torch.from_numpy(target.keypoints)
         joints_valid = joint_validity(keypoints_t, h, w, self.heatmap_sigma).numpy()
@@ -244,6 +286,15 @@ class TrainingSampleDataset(Dataset):
             "source_K": source_K,
             "source_w2c": source_w2c,
             "source_cameras": torch.tensor(cams, dtype=torch.long),
+            "source_keypoints": all_keypoints[:n],
+            "pose_images": pose_images,
+            "pose_K": pose_K,
+            "pose_w2c": pose_w2c,
+            "pose_cameras": torch.tensor([int(self.sources.camera[r]) for r in pose_rows], dtype=torch.long),
+            "pose_boxes": torch.from_numpy(
+                np.array([self.sources.box(r) for r in pose_rows], np.float32).reshape(-1, 2, 3)
+            ),
+            "pose_keypoints": all_keypoints[n:],
             "num_patches": self.rays.num_patches,
             "patch_size": self.rays.patch_size,
             ISSUES_KEY: {OPENPOSE_NO_PERSON: [str(t.keypoint_files[row])]} if no_person else {},

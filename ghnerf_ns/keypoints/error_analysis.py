@@ -16,18 +16,12 @@ frames with predictions and ground truth this module reports, per BODY_25 joint:
 
 import warnings
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Sequence
 
 import numpy as np
 from jaxtyping import Bool, Float
 
-from dataparsers.body25 import BODY25_JOINTS, NUM_JOINTS, joint_index
-
-BODY25_MIRROR: Tuple[int, ...] = tuple(
-    joint_index(("L" + name[1:]) if name[0] == "R" else ("R" + name[1:])) if name[:1] in ("R", "L") else i
-    for i, name in enumerate(BODY25_JOINTS)
-)
-"""Index of each joint's mirror joint (``RWrist`` <-> ``LWrist``); midline joints map to themselves."""
+from dataparsers.body25 import BODY25_JOINTS, BODY25_MIRROR, NUM_JOINTS, joint_index
 
 
 @dataclass

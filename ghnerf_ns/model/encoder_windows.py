@@ -12,7 +12,7 @@ of two feature cells so bilinear lookups near the box's edge stay inside the win
 """
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from jaxtyping import Float
 from torch import Tensor
@@ -44,12 +44,14 @@ def _aligned_span(low: float, high: float, multiple: int, limit: int) -> Tuple[i
 def box_windows(
     K: Float[Tensor, "num_views 3 3"],
     w2c: Float[Tensor, "num_views 4 4"],
-    box: Float[Tensor, "2 3"],
+    box: Union[Float[Tensor, "2 3"], Float[Tensor, "num_views 2 3"]],
     image_hw: Tuple[int, int],
     multiple: int,
     margin: int,
 ) -> Optional[EncoderWindows]:
     """Windows around the projection of ``box`` in each view (OpenCV ``K``/``w2c`` at the image resolution).
+
+    ``box`` is the person's 3D box, one for every view or one per view (views of different people or frames).
 
     Args:
         image_hw: (H, W) of the source images; windows live in the image padded up to ``multiple``.
@@ -62,10 +64,10 @@ def box_windows(
     """
     height, width = image_hw
     padded = (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
-    corners = box_corners(box.to(w2c.dtype))
+    boxes = box.to(w2c.dtype).expand(w2c.shape[0], 2, 3) if box.ndim == 2 else box.to(w2c.dtype)
     spans: List[Tuple[Tuple[int, int], Tuple[int, int]]] = []
-    for view_K, view_w2c in zip(K.to(w2c.dtype), w2c):
-        uv, z = project(corners, view_K, view_w2c)
+    for view_K, view_w2c, view_box in zip(K.to(w2c.dtype), w2c, boxes):
+        uv, z = project(box_corners(view_box), view_K, view_w2c)
         if bool((z <= 1e-3).any()):
             return None
         uv = uv.detach().cpu()
