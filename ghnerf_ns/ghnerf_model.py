@@ -28,6 +28,7 @@ from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatm
 from ghnerf_ns.model.network import CascadeOutputs, EncodedSources, GHNeRFNetworkConfig
 from ghnerf_ns.model.source_heatmaps import cell_heatmap_targets, pooled_heatmap_loss
 from ghnerf_ns.model.views import SourceViews, TargetView
+from ghnerf_ns.model.volume_heat import volume_heat_loss, volume_heat_targets
 
 
 @dataclass
@@ -51,6 +52,13 @@ class GHNeRFModelConfig(ModelConfig):
     """Encoded source-view sets kept for reuse (viewer moves and orbit videos re-use them)."""
     keypoint_threshold: float = 0.1
     """Heatmap threshold of 2D keypoint extraction (OpenPose: 0.1)."""
+    volumetric_density_weighting: bool = True
+    """3D keypoints: weight the volumetric heat by occupancy (1 - exp(-density)) before the peak search, since a field
+    trained only through rendering has heat on the surface alone. False suits a field trained with the volumetric heat
+    loss (--pipeline.model.loss.volume-heat-weight), whose heat is itself a 3D heatmap."""
+    volumetric_band_only: bool = True
+    """3D keypoints: use a grid point only where it lies in a reference camera's fine-volume band (where the renderer
+    samples). False: everywhere in the box, where a field trained with the volumetric heat loss was trained."""
 
 
 class GHNeRFModel(Model):
@@ -118,8 +126,9 @@ class GHNeRFModel(Model):
         pixels: Tensor,
         pose_views: Optional[SourceViews] = None,
         pose_boxes: Optional[Tensor] = None,
+        volume_points: Optional[Tensor] = None,
     ) -> Dict[str, object]:
-        return self.get_outputs(target, sources, pixels, pose_views, pose_boxes)
+        return self.get_outputs(target, sources, pixels, pose_views, pose_boxes, volume_points)
 
     def get_outputs(  # type: ignore[override]
         self,
@@ -128,9 +137,12 @@ class GHNeRFModel(Model):
         pixels: Tensor,
         pose_views: Optional[SourceViews] = None,
         pose_boxes: Optional[Tensor] = None,
+        volume_points: Optional[Tensor] = None,
     ) -> Dict[str, object]:
         """Render ``pixels`` of ``target``. ``pose_views`` (training; their persons' 3D boxes in ``pose_boxes``) also go
-        through the human encoder and the source-view heatmap head, for its 2D loss only."""
+        through the human encoder and its heatmap head, for its 2D loss only; the fine field's heat is also evaluated
+        at ``volume_points`` (training: the volumetric heat loss)."""
+        from ghnerf_ns.keypoints.keypoints3d import query_points
         from ghnerf_ns.render.image_renderer import human_features_for
 
         with_pose = (
@@ -147,13 +159,20 @@ class GHNeRFModel(Model):
             pose = human_features_for(self.human_encoder, pose_views, pose_boxes.to(target.box), margin=0)
             pose_heatmaps = pose.heatmaps
         features, heatmaps = (None, None) if human is None else (human.features, human.heatmaps)
-        cascade = self.network(sources, features, target, pixels, heatmaps)
+        # The network's forward, in its three steps: the volumetric points need the encoding and the volumes too.
+        encoded = self.network.encode(sources, features, heatmaps)
+        volumes = self.network.build_volumes(encoded, target)
+        cascade = self.network.render_rays(encoded, volumes, target, pixels)
+        volume_heatmaps = None
+        if volume_points is not None:
+            volume_heatmaps = query_points(self.network, encoded, volumes, target, volume_points)[1]
         return {
             "cascade": cascade,
             "rgb": cascade.fine.rgb,
             "accumulation": cascade.fine.accumulation,
             "source_heatmaps": heatmaps,
             "pose_heatmaps": pose_heatmaps,
+            "volume_heatmaps": volume_heatmaps,
         }
 
     def get_metrics_dict(self, outputs: Dict, batch: TrainingBatch) -> Dict[str, Tensor]:
@@ -193,6 +212,10 @@ class GHNeRFModel(Model):
             if pose is not None and batch.pose_keypoints is not None and batch.pose_views is not None:
                 groups.append(self._heatmap_targets(pose, batch.pose_keypoints, batch.pose_views.hw))
             losses["source_heatmap_loss"] = cfg.source_heatmap_weight * pooled_heatmap_loss(groups)
+        volume = outputs.get("volume_heatmaps")
+        if volume is not None and batch.frame_views is not None and cfg.volume_heat_weight > 0:
+            targets, valid = volume_heat_targets(batch.volume_points, batch.frame_views, self._heatmap_sigma)
+            losses["volume_heat_loss"] = cfg.volume_heat_weight * volume_heat_loss(volume, targets, valid)
         if cascade.fine.cse is not None and batch.cse is not None and cfg.cse_weight > 0:
             losses["cse_loss"] = cfg.cse_weight * cse_loss(cascade.fine.cse, batch.cse)
         if cascade.fine.coords_pred is not None and cfg.coord_weight > 0:

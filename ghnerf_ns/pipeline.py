@@ -83,7 +83,9 @@ class GHNeRFPipeline(VanillaPipeline):
     def get_train_loss_dict(self, step: int):
         camera, batch = self.datamanager.next_train(step)
         # The DDP forward.
-        outputs = self._model(batch.target, batch.sources, batch.pixels, batch.pose_views, batch.pose_boxes)
+        outputs = self._model(
+            batch.target, batch.sources, batch.pixels, batch.pose_views, batch.pose_boxes, batch.volume_points
+        )
         metrics = self.model.get_metrics_dict(outputs, batch)
         losses = self.model.get_loss_dict(outputs, batch, metrics)
         return outputs, losses, metrics
@@ -171,7 +173,8 @@ class GHNeRFPipeline(VanillaPipeline):
         DLT of the annotated 2D keypoints of all input and test cameras of that frame, undistorted) and the volumetric
         3D peaks; the triangulated estimate comes from ``views``. Frames without any ground-truth joint are skipped."""
         self.eval()
-        extractor = keypoint_extractor(self.model.config.keypoint_threshold)
+        config = self.model.config
+        extractor = keypoint_extractor(config.keypoint_threshold, config.volumetric_density_weighting)
         all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
         out: List[Tuple[FrameViews, Tensor, Tuple[Tensor, Tensor]]] = []
         for (subject, frame), views in sorted(frames.items()):

@@ -15,7 +15,7 @@ test protocol's source views, or ``--orbit N`` virtual cameras circling the huma
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -73,7 +73,10 @@ class KeypointsCLI:
 
         _, pipeline, _, _ = eval_setup(self.load_config, test_mode="test")
         pipeline.eval()
-        extractor = self.keypoints.setup()
+        options = self.keypoints
+        if options.density_weighting is None:
+            options = replace(options, density_weighting=pipeline.model.config.volumetric_density_weighting)
+        extractor = options.setup()
         jobs = self._jobs(pipeline)
         with Progress(
             TextColumn("[bold]keypoints[/bold] {task.description}"),

@@ -70,6 +70,10 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     learns from every pixel of their heatmaps, without rendering them. 0 = none."""
     flip_pose_views: bool = True
     """Mirror each pose view left-right with probability 1/2 (keypoints follow; left and right joints swap)."""
+    volume_heat_points: int = 0
+    """Random points of each training target's 3D box at which the heat field gets a 3D heatmap target made from the
+    2D keypoints of all the frame's input cameras (--pipeline.model.loss.volume-heat-weight; see
+    ghnerf_ns/model/volume_heat.py). 0 = none."""
     num_workers: int = 2
     """DataLoader worker processes that decode training samples (0: decode in the main process)."""
     seed: int = 42
@@ -188,6 +192,7 @@ class GHNeRFDataManager(DataManager):
             randomize_sources=train,
             num_pose_views=cfg.pose_views if train else 0,
             flip_pose_views=cfg.flip_pose_views,
+            num_volume_points=cfg.volume_heat_points if train else 0,
         )
 
     def _loader(self, dataset: TrainingSampleDataset, seed: int) -> DataLoader:

@@ -129,6 +129,16 @@ def _load_cse(
     return np.concatenate(channels, axis=-1)
 
 
+def working_keypoints(index: HumanImageIndex, row: int, keypoints: np.ndarray, resolution: int) -> np.ndarray:
+    """(25, 3) native, distorted keypoints of image ``row`` moved into its undistorted working camera
+    (:func:`working_camera`), without decoding the image."""
+    _, _, (work_w, work_h) = working_camera(index, row, resolution)
+    out = undistort_keypoints(keypoints, index.K[row].astype(np.float32), index.dist[row].astype(np.float32))
+    out[:, 0] *= work_w / int(index.width[row])
+    out[:, 1] *= work_h / int(index.height[row])
+    return out
+
+
 def load_view(
     index: HumanImageIndex,
     row: int,
@@ -163,17 +173,12 @@ def load_view(
         image = cv2.undistort(image, K, dist)
         mask = cv2.undistort(mask, K, dist)
     K_work, w2c, (work_w, work_h) = working_camera(index, row, resolution)
-    sx, sy = work_w / native_w, work_h / native_h
     if (work_w, work_h) != (native_w, native_h):
         image = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask, (work_w, work_h), interpolation=cv2.INTER_NEAREST)
     rgb = image.astype(np.float32) / 255.0
     rgb[mask == 0] = 0.0
-    kps = None
-    if keypoints is not None:
-        kps = undistort_keypoints(keypoints, K, dist)
-        kps[:, 0] *= sx
-        kps[:, 1] *= sy
+    kps = None if keypoints is None else working_keypoints(index, row, keypoints, resolution)
     cse = None
     if with_cse and index.cse_files[row] is not None:
         cse = _load_cse(index.cse_files[row], K, dist, (native_w, native_h), K_work, (work_w, work_h))

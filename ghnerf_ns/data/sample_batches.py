@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ghnerf_ns.model.geometry import box_near_far
 from ghnerf_ns.model.views import SourceViews, TargetView
+from ghnerf_ns.model.volume_heat import FrameKeypointViews
 
 
 @dataclass
@@ -35,6 +36,10 @@ class TrainingBatch:
     """2D keypoints of ``pose_views``, like ``source_keypoints``."""
     pose_boxes: Optional[Float[Tensor, "num_pose_views 2 3"]] = None
     """The person's 3D box in each pose view's own frame (where the human encoder looks)."""
+    volume_points: Optional[Float[Tensor, "num_points 3"]] = None
+    """Random points of the target's box for the volumetric heat loss (see model/volume_heat.py)."""
+    frame_views: Optional[FrameKeypointViews] = None
+    """2D keypoints and cameras of every input camera of the target's frame (the volumetric heat targets)."""
     has_mask: bool = True
     """Whether ``mask`` comes from a mask file (False: the dataset has none for this image and ``mask`` is all ones)."""
     num_patches: int = 0
@@ -56,6 +61,8 @@ class TrainingBatch:
             pose_views=None if self.pose_views is None else self.pose_views.to(device),
             pose_keypoints=None if self.pose_keypoints is None else self.pose_keypoints.to(device),
             pose_boxes=None if self.pose_boxes is None else self.pose_boxes.to(device),
+            volume_points=None if self.volume_points is None else self.volume_points.to(device),
+            frame_views=None if self.frame_views is None else self.frame_views.to(device),
         )
 
     def patches(self, values: Float[Tensor, "num_rays C"]) -> Optional[Float[Tensor, "num_patches C S S"]]:
@@ -111,6 +118,12 @@ def collate_training_batch(sample: Dict) -> TrainingBatch:
         pose_views=pose_views,
         pose_keypoints=sample["pose_keypoints"] if pose_views is not None else None,
         pose_boxes=sample["pose_boxes"].float() if pose_views is not None else None,
+        volume_points=sample.get("volume_points"),
+        frame_views=(
+            FrameKeypointViews(sample["frame_keypoints"], sample["frame_K"], sample["frame_w2c"], sample["frame_hw"])
+            if "volume_points" in sample
+            else None
+        ),
         has_mask=bool(sample.get("has_mask", True)),
         num_patches=int(sample["num_patches"]),
         patch_size=int(sample["patch_size"]),

@@ -14,7 +14,14 @@ from torch.utils.data import Dataset
 
 from dataparsers.body25 import BODY25_MIRROR
 from dataparsers.human_common import DatasetFormatError, HumanImageIndex
-from ghnerf_ns.data.image_loading import ImageReadError, LoadedView, load_view, stack_views
+from ghnerf_ns.data.image_loading import (
+    ImageReadError,
+    LoadedView,
+    load_view,
+    stack_views,
+    working_camera,
+    working_keypoints,
+)
 from ghnerf_ns.data.keypoint_source import read_keypoints_checked
 from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_SOURCES, UNREADABLE_IMAGE
 from ghnerf_ns.data.source_bank import c2w_from_w2c
@@ -132,6 +139,8 @@ class TrainingSampleDataset(Dataset):
             supervision only (the source-view heatmap head).
         flip_pose_views: mirror each pose view left-right with probability 1/2 (keypoints follow, left and right joints
             swap names: the mirror image of a person is a person).
+        num_volume_points: random points of the target's 3D box at which the heat field gets a 3D target from the
+            2D keypoints of all the frame's input cameras (:mod:`ghnerf_ns.model.volume_heat`); 0 = none.
     """
 
     def __init__(
@@ -148,6 +157,7 @@ class TrainingSampleDataset(Dataset):
         randomize_sources: bool = True,
         num_pose_views: int = 0,
         flip_pose_views: bool = False,
+        num_volume_points: int = 0,
     ) -> None:
         self.targets = targets
         self.sources = sources
@@ -161,6 +171,7 @@ class TrainingSampleDataset(Dataset):
         self.randomize_sources = randomize_sources
         self.num_pose_views = num_pose_views
         self.flip_pose_views = flip_pose_views
+        self.num_volume_points = num_volume_points
         self._rng: Optional[np.random.Generator] = None
         self._source_rows: Dict[Tuple[str, int, int], int] = {}
         frame_cams: Dict[Tuple[str, int], List[int]] = {}
@@ -301,4 +312,26 @@ class TrainingSampleDataset(Dataset):
         }
         if target.cse is not None:
             sample["cse"] = torch.from_numpy(target.cse[y, x])
+        if self.num_volume_points:
+            sample.update(self._volume_samples(subject, frame, t.box(row), rng))
         return sample
+
+    def _volume_samples(self, subject: str, frame: int, box: np.ndarray, rng: np.random.Generator) -> Dict[str, object]:
+        """Random points of the box and the 2D keypoints and cameras of every input camera of the frame."""
+        rows = [self._source_rows[(subject, frame, c)] for c in self._frame_cams[(subject, frame)]]
+        keypoints, Ks, w2cs, sizes = [], [], [], []
+        for r in rows:
+            K, w2c, (w, h) = working_camera(self.sources, r, self.resolution)
+            native = read_keypoints_checked(self.sources, r)[0]
+            keypoints.append(working_keypoints(self.sources, r, native, self.resolution))
+            Ks.append(K)
+            w2cs.append(w2c)
+            sizes.append((h, w))
+        points = rng.uniform(box[0], box[1], size=(self.num_volume_points, 3)).astype(np.float32)
+        return {
+            "volume_points": torch.from_numpy(points),
+            "frame_keypoints": torch.from_numpy(np.stack(keypoints)),
+            "frame_K": torch.from_numpy(np.stack(Ks)),
+            "frame_w2c": torch.from_numpy(np.stack(w2cs)),
+            "frame_hw": torch.tensor(sizes, dtype=torch.float32),
+        }

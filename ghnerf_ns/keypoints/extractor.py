@@ -54,8 +54,9 @@ class KeypointExtractorConfig(InstantiateConfig):
     """3D Gaussian filter sigma in metres; 0 disables the filter."""
     threshold_3d: float = DEFAULT_THRESHOLD_3D
     """3D: smoothed occupancy-weighted heat above this forms the connected regions."""
-    density_weighting: bool = True
-    """3D: weight heat by occupancy 1 - exp(-density), so empty space inside the box cannot win."""
+    density_weighting: Optional[bool] = None
+    """3D: weight heat by occupancy 1 - exp(-density), so empty space inside the box cannot win. None: the model's
+    volumetric-density-weighting (on for a field trained only through rendering; the extractor alone: on)."""
 
 
 class KeypointExtractor:
@@ -86,7 +87,7 @@ class KeypointExtractor:
             box,
             resolution=c.volume_resolution,
             chunk=c.volume_chunk,
-            density_weighting=c.density_weighting,
+            density_weighting=True if c.density_weighting is None else c.density_weighting,
             filter_sigma_m=c.filter_sigma_3d_m,
             threshold=c.threshold_3d,
             subpixel=c.subpixel,
@@ -95,7 +96,8 @@ class KeypointExtractor:
         )
 
 
-def keypoint_extractor(threshold: float) -> KeypointExtractor:
+def keypoint_extractor(threshold: float, density_weighting: bool = True) -> KeypointExtractor:
     """The 2D peak extraction of ns-eval, the viewer, ns-render and ghnerf-keypoints alike: its Gaussian filter scales
-    with the image size (a fixed 3 px filter keeps only ~20% of a sigma-1.5 peak at 128 px, and PCK then reads 0)."""
-    return KeypointExtractorConfig(threshold=threshold).setup()
+    with the image size (a fixed 3 px filter keeps only ~20% of a sigma-1.5 peak at 128 px, and PCK then reads 0).
+    ``density_weighting``: the 3D extraction's occupancy weighting (the model's ``volumetric_density_weighting``)."""
+    return KeypointExtractorConfig(threshold=threshold, density_weighting=density_weighting).setup()

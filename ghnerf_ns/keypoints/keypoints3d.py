@@ -147,12 +147,15 @@ def volumetric_keypoints(
     network: GHNeRFNetwork,
     references: Sequence[Tuple[EncodedSources, TargetView]],
     extractor: KeypointExtractor,
+    band_only: bool = True,
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
     """3D peaks of the density-weighted volumetric heatmap over the box (chunked by ``volume_chunk``).
 
     Each reference (encoded sources, reference camera) sees the person from one side: its fine volume covers a band
     around the surface it sees. At each grid point, density and heatmaps are averaged over the references whose band
     holds the point; a point in no band is empty. One reference alone finds the joints on its side of the body only.
+    ``band_only=False`` averages over every reference at every point instead (a field trained at points all over the
+    box: the volumetric heat loss, :mod:`ghnerf_ns.model.volume_heat`).
     """
     if not references:
         raise ValueError("volumetric keypoints need at least one reference camera")
@@ -164,7 +167,7 @@ def volumetric_keypoints(
             density_sum, heat_sum, count = None, None, None
             for (encoded, target), volume in zip(references, volumes):
                 density, heat, inside = query_points(network, encoded, volume, target, points.to(target.K.dtype))
-                weight = inside.to(density.dtype)
+                weight = inside.to(density.dtype) if band_only else torch.ones_like(density)
                 density, heat = density * weight, heat * weight[:, None]
                 density_sum = density if density_sum is None else density_sum + density
                 heat_sum = heat if heat_sum is None else heat_sum + heat
@@ -218,6 +221,7 @@ def model_volumetric_keypoints(
     reference_size: int = DEFAULT_REFERENCE_SIZE,
     num_views: Optional[int] = None,
     num_references: int = DEFAULT_NUM_REFERENCES,
+    band_only: Optional[bool] = None,
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
     """The volumetric estimate of a :class:`~ghnerf_ns.ghnerf_model.GHNeRFModel` for one subject/frame.
 
@@ -250,7 +254,9 @@ def model_volumetric_keypoints(
             exclude_camera=bank.camera_of(pool[i]),
         )
         references.append((model.encode_sources(bank.load(entries).to(device), box), target))
-    return volumetric_keypoints(model.network, references, extractor)
+    if band_only is None:
+        band_only = model.config.volumetric_band_only
+    return volumetric_keypoints(model.network, references, extractor, band_only)
 
 
 def annotated_joints3d(

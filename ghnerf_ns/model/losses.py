@@ -48,6 +48,9 @@ class GHNeRFLossConfig(PrintableConfig):
     source_heatmap_weight: float = 10.0
     """Weight of the source-view heatmap MSE (every cell of each source view's 2D heatmaps against that view's own
     keypoints); used with --pipeline.model.network.source-heatmap-head."""
+    volume_heat_weight: float = 1.0
+    """Weight of the volumetric heat MSE at random points of the box (used with
+    --pipeline.datamanager.volume-heat-points > 0; see ghnerf_ns/model/volume_heat.py)."""
     mask_weight: float = 0.0
     """Weight of an opacity loss: MSE between each ray's accumulation and the person's (dilated) mask, per cascade level
     with the colour level weights. Not in the paper or ENeRF (0 there); without it a masked-background model may fill

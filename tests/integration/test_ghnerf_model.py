@@ -1,9 +1,13 @@
 """The nerfstudio-facing model: a training step learns, whole images render for dataset and viewer cameras."""
 
+import copy
 from dataclasses import replace
 
+import pytest
 import torch
 from nerfstudio.cameras.cameras import Cameras, CameraType
+
+from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
 
 
 def test_training_steps_decrease_the_loss_on_a_fixed_batch(tiny_pipeline):
@@ -111,3 +115,40 @@ def test_mask_loss_only_for_images_with_a_mask_file(tiny_pipeline):
         assert "mask_loss" not in pipe.model.get_loss_dict(outputs, replace(batch, has_mask=False))
     finally:
         loss_config.mask_weight = saved
+
+
+@pytest.fixture(scope="module")
+def pose_pipeline(tiny_zju):
+    """The tiny pipeline with the human encoder's heatmap head, 2D pose views and the volumetric heat loss."""
+    torch.manual_seed(0)
+    config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)
+    dm = config.datamanager
+    dm.data, dm.resolution, dm.num_workers, dm.train_num_rays_per_batch = tiny_zju, 64, 0, 128
+    dm.pose_views, dm.volume_heat_points = 3, 64
+    dm.dataparser.train_subjects, dm.dataparser.test_subjects = ("313", "377"), ("386",)
+    dm.dataparser.eval_frames = (0, 2, 1)
+    config.model.human_encoder = replace(config.model.human_encoder, heatmap_head=True)
+    config.model.loss.source_heatmap_weight = 10.0
+    config.model.loss.volume_heat_weight = 1.0
+    return config.setup(device="cpu", test_mode="val")
+
+
+def test_pose_views_and_volume_points_train_the_encoder_head_and_the_heat_field(pose_pipeline):
+    pipe = pose_pipeline
+    pipe.train()
+    _, batch = pipe.datamanager.next_train(0)
+    assert batch.pose_views.num_views == 3 and batch.volume_points.shape == (64, 3)
+    assert batch.frame_views.keypoints.shape[1:] == (25, 3)
+    outputs = pipe.model(
+        batch.target, batch.sources, batch.pixels, batch.pose_views, batch.pose_boxes, batch.volume_points
+    )
+    assert outputs["pose_heatmaps"].shape[:2] == (3, 25) and outputs["volume_heatmaps"].shape == (64, 25)
+    losses = pipe.model.get_loss_dict(outputs, batch)
+    head = list(pipe.model.human_encoder.heatmap_head.parameters())
+    grads = torch.autograd.grad(losses["source_heatmap_loss"], head, retain_graph=True)
+    assert all(g.abs().sum() > 0 for g in grads)
+    g_h = list(pipe.model.network.fields[1].g_h.parameters())
+    assert all(g.abs().sum() > 0 for g in torch.autograd.grad(losses["volume_heat_loss"], g_h))
+    # Eval and the 3D query read the head's maps through the cached encoding.
+    camera, _ = next(iter(pipe.datamanager.fixed_indices_eval_dataloader))
+    assert pipe.model.get_outputs_for_camera(camera)["heatmaps"].shape == (64, 64, 25)
