@@ -8,7 +8,7 @@ Two call paths:
 """
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Tuple, Type
+from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
 import torch
 from nerfstudio.cameras.cameras import Cameras
@@ -59,6 +59,10 @@ class GHNeRFModelConfig(ModelConfig):
     volumetric_band_only: bool = True
     """3D keypoints: use a grid point only where it lies in a reference camera's fine-volume band (where the renderer
     samples). False: everywhere in the box, where a field trained with the volumetric heat loss was trained."""
+    volumetric_side_assignment: Literal["field", "body-frame"] = "field"
+    """3D keypoints: 'field' takes each joint channel's own peak (paper 3.4); 'body-frame' takes each mirror pair's two
+    side-blind peaks and tells left from right by the body's frame (a structural prior against left/right swaps; see
+    ghnerf_ns/keypoints/side_assignment.py)."""
 
 
 class GHNeRFModel(Model):

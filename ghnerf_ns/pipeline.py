@@ -174,7 +174,9 @@ class GHNeRFPipeline(VanillaPipeline):
         3D peaks; the triangulated estimate comes from ``views``. Frames without any ground-truth joint are skipped."""
         self.eval()
         config = self.model.config
-        extractor = keypoint_extractor(config.keypoint_threshold, config.volumetric_density_weighting)
+        extractor = keypoint_extractor(
+            config.keypoint_threshold, config.volumetric_density_weighting, config.volumetric_side_assignment
+        )
         all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
         out: List[Tuple[FrameViews, Tensor, Tuple[Tensor, Tensor]]] = []
         for (subject, frame), views in sorted(frames.items()):

@@ -76,6 +76,8 @@ class KeypointsCLI:
         options = self.keypoints
         if options.density_weighting is None:
             options = replace(options, density_weighting=pipeline.model.config.volumetric_density_weighting)
+        if options.side_assignment is None:
+            options = replace(options, side_assignment=pipeline.model.config.volumetric_side_assignment)
         extractor = options.setup()
         jobs = self._jobs(pipeline)
         with Progress(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional, Tuple, Type, Union
 
 import numpy as np
+import torch
 from jaxtyping import Bool, Float
 from nerfstudio.configs.base_config import InstantiateConfig
 from torch import Tensor
@@ -24,8 +25,12 @@ from ghnerf_ns.keypoints.peaks3d import (
     DEFAULT_FILTER_SIGMA_M,
     DEFAULT_THRESHOLD_3D,
     QueryFn,
-    extract_keypoints_3d,
+    extract_keypoints_3d_from_volume,
+    query_volumetric_heatmap,
 )
+from ghnerf_ns.keypoints.side_assignment import DEFAULT_MIN_SEPARATION_M, assign_sides_in_volume
+
+SideAssignment = Literal["field", "body-frame"]
 
 
 @dataclass
@@ -57,6 +62,13 @@ class KeypointExtractorConfig(InstantiateConfig):
     density_weighting: Optional[bool] = None
     """3D: weight heat by occupancy 1 - exp(-density), so empty space inside the box cannot win. None: the model's
     volumetric-density-weighting (on for a field trained only through rendering; the extractor alone: on)."""
+    side_assignment: Optional[SideAssignment] = None
+    """3D: which peak of a mirror pair (RWrist/LWrist, ...) is left. 'field': each channel's own peak (paper 3.4).
+    'body-frame': the pair's two side-blind peaks, sides told apart by the body's own frame (shoulders, hips, eyes
+    along up x forward; limbs follow their parent joints): a structural prior, see keypoints/side_assignment.py.
+    None: the model's volumetric-side-assignment (the extractor alone: 'field')."""
+    side_min_separation_m: float = DEFAULT_MIN_SEPARATION_M
+    """3D, side_assignment 'body-frame': a pair's two peaks must be at least this far apart (metres)."""
 
 
 class KeypointExtractor:
@@ -82,22 +94,37 @@ class KeypointExtractor:
         """``(keypoints [J, 4] = (x, y, z metres, score), valid [J])`` from the model's ``query`` over ``box``."""
         c = self.config
         connectivity = 3 if c.connectivity == "full" else 1
-        return extract_keypoints_3d(
-            query,
-            box,
-            resolution=c.volume_resolution,
-            chunk=c.volume_chunk,
-            density_weighting=True if c.density_weighting is None else c.density_weighting,
-            filter_sigma_m=c.filter_sigma_3d_m,
-            threshold=c.threshold_3d,
-            subpixel=c.subpixel,
-            connectivity=connectivity,
-            rank_by=c.rank_by,
+        density_weighting = True if c.density_weighting is None else c.density_weighting
+        volume = query_volumetric_heatmap(query, box, c.volume_resolution, c.volume_chunk, density_weighting)
+        keypoints, valid = extract_keypoints_3d_from_volume(
+            volume, box, c.filter_sigma_3d_m, c.threshold_3d, c.subpixel, connectivity, c.rank_by
+        )
+        if c.side_assignment in (None, "field"):
+            return keypoints, valid
+        if c.side_assignment != "body-frame":
+            raise ValueError(f"side_assignment must be 'field' or 'body-frame', got {c.side_assignment!r}")
+        assigned, assigned_valid = assign_sides_in_volume(
+            volume.detach().cpu().numpy(),
+            box.detach().cpu().double().numpy(),
+            keypoints.cpu().double().numpy(),
+            valid.cpu().numpy(),
+            c.filter_sigma_3d_m,
+            c.threshold_3d,
+            c.side_min_separation_m,
+        )
+        return (
+            torch.from_numpy(assigned).to(device=box.device, dtype=torch.float32),
+            torch.from_numpy(assigned_valid).to(box.device),
         )
 
 
-def keypoint_extractor(threshold: float, density_weighting: bool = True) -> KeypointExtractor:
+def keypoint_extractor(
+    threshold: float, density_weighting: bool = True, side_assignment: SideAssignment = "field"
+) -> KeypointExtractor:
     """The 2D peak extraction of ns-eval, the viewer, ns-render and ghnerf-keypoints alike: its Gaussian filter scales
     with the image size (a fixed 3 px filter keeps only ~20% of a sigma-1.5 peak at 128 px, and PCK then reads 0).
-    ``density_weighting``: the 3D extraction's occupancy weighting (the model's ``volumetric_density_weighting``)."""
-    return KeypointExtractorConfig(threshold=threshold, density_weighting=density_weighting).setup()
+    ``density_weighting``/``side_assignment``: the 3D extraction's occupancy weighting and left/right rule (the model's
+    ``volumetric_density_weighting`` and ``volumetric_side_assignment``)."""
+    return KeypointExtractorConfig(
+        threshold=threshold, density_weighting=density_weighting, side_assignment=side_assignment
+    ).setup()
