@@ -63,6 +63,14 @@ class GHNeRFModelConfig(ModelConfig):
     """3D keypoints: 'field' takes each joint channel's own peak (paper 3.4); 'body-frame' takes each mirror pair's two
     side-blind peaks and tells left from right by the body's frame (a structural prior against left/right swaps; see
     ghnerf_ns/keypoints/side_assignment.py)."""
+    keypoints_3d: Literal["volumetric", "source-views"] = "volumetric"
+    """The model's 3D keypoints (ns-eval mpjpe_3d, ghnerf-keypoints): 'volumetric' the peaks of the volumetric heatmap
+    (paper 3.4); 'source-views' the human encoder's 2D pose head (human-encoder.heatmap-head) on every input camera,
+    triangulated by consensus over views (not in the paper; ghnerf_ns/keypoints/source_view_keypoints.py). ns-eval
+    reports both where the model has the pose head (mpjpe_3d_volumetric, mpjpe_3d_source_views)."""
+    source_view_inlier_fraction: float = 0.04
+    """'source-views' 3D keypoints: reprojection distance within which an input view supports a joint, as a fraction
+    of the input images' shorter side."""
 
 
 class GHNeRFModel(Model):
@@ -79,6 +87,11 @@ class GHNeRFModel(Model):
 
         # No super().populate_modules(): the base class only builds a collider, which a box-bounded model does not use.
         self.human_encoder = self.config.human_encoder.setup()
+        if self.config.keypoints_3d == "source-views" and self.human_encoder.heatmap_head is None:
+            raise ValueError(
+                "--pipeline.model.keypoints-3d source-views triangulates the human encoder's 2D pose head: add "
+                "--pipeline.model.human-encoder.heatmap-head True (or use --pipeline.model.keypoints-3d volumetric)"
+            )
         network_config = replace(
             self.config.network,
             human_feature_channels=int(self.human_encoder.out_channels),

@@ -8,7 +8,7 @@ in ``Cameras.metadata``, so DDP sees every differentiable operation.
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import time
-from typing import Dict, List, Literal, Optional, Tuple, Type, Union
+from typing import Callable, Dict, List, Literal, Optional, Tuple, Type, Union
 
 import torch
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
@@ -30,6 +30,7 @@ from ghnerf_ns.keypoints.keypoints3d import (
     model_volumetric_keypoints,
     no_keypoints,
 )
+from ghnerf_ns.keypoints.source_view_keypoints import has_pose_head, model_source_view_keypoints
 from ghnerf_ns.model.geometry import cameras_to_opencv
 from ghnerf_ns.runtime import setup_runtime
 
@@ -163,35 +164,63 @@ class GHNeRFPipeline(VanillaPipeline):
     @torch.no_grad()
     def get_frame_3d_metrics(self, frames: Dict[Tuple[str, int], FrameViews]) -> List[Dict[str, float]]:
         """MPJPE sums/counts of each eval (subject, frame) from :meth:`frame_estimates_3d`."""
-        return [frame_mpjpe_metrics(views, volumetric, gt) for views, gt, volumetric in self.frame_estimates_3d(frames)]
+        return [
+            frame_mpjpe_metrics(
+                views,
+                estimates[self.model.config.keypoints_3d],
+                gt,
+                {f"mpjpe_3d_{name.replace('-', '_')}": estimate for name, estimate in estimates.items()},
+            )
+            for views, gt, estimates in self.frame_estimates_3d(frames)
+        ]
 
     @torch.no_grad()
     def frame_estimates_3d(
         self, frames: Dict[Tuple[str, int], FrameViews]
-    ) -> List[Tuple[FrameViews, Tensor, Tuple[Tensor, Tensor]]]:
-        """``(views, gt, volumetric)`` of each eval (subject, frame): the 3D ground truth (synthetic ``joints3d``, else
-        DLT of the annotated 2D keypoints of all input and test cameras of that frame, undistorted) and the volumetric
-        3D peaks; the triangulated estimate comes from ``views``. Frames without any ground-truth joint are skipped."""
+    ) -> List[Tuple[FrameViews, Tensor, Dict[str, Tuple[Tensor, Tensor]]]]:
+        """``(views, gt, estimates)`` of each eval (subject, frame): the 3D ground truth (synthetic ``joints3d``, else
+        DLT of the annotated 2D keypoints of all input and test cameras of that frame, undistorted) and the model's 3D
+        estimates by kind ('volumetric' always, 'source-views' where the human encoder has the pose head); the
+        triangulated estimate comes from ``views``. Frames without any ground-truth joint are skipped."""
         self.eval()
         config = self.model.config
         extractor = keypoint_extractor(
             config.keypoint_threshold, config.volumetric_density_weighting, config.volumetric_side_assignment
         )
         all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
-        out: List[Tuple[FrameViews, Tensor, Tuple[Tensor, Tensor]]] = []
+        out: List[Tuple[FrameViews, Tensor, Dict[str, Tuple[Tensor, Tensor]]]] = []
         for (subject, frame), views in sorted(frames.items()):
             gt = views.joints3d if views.joints3d is not None else annotated_joints3d(all_cameras, subject, frame)
             if not bool((gt[:, 3] > 0).any()):
                 continue
-            try:
-                volumetric = model_volumetric_keypoints(self.model, subject, frame, extractor)
-            except KeypointQueryError as err:
-                # E.g. a frame of a real capture with one input camera left: its joints count as missing.
-                CONSOLE.print(f"[bold yellow]Warning: no volumetric 3D keypoints for {subject} frame {frame}: {err}")
-                volumetric = no_keypoints(gt.shape[0], gt.device)
-            out.append((views, gt, volumetric))
+            estimates = {"volumetric": self._estimate_or_none(
+                f"volumetric 3D keypoints for {subject} frame {frame}",
+                gt,
+                lambda: model_volumetric_keypoints(self.model, subject, frame, extractor),
+            )}  # fmt: skip
+            if config.keypoints_3d == "source-views" or has_pose_head(self.model):
+                estimates["source-views"] = self._estimate_or_none(
+                    f"source-view 3D keypoints for {subject} frame {frame}",
+                    gt,
+                    lambda: model_source_view_keypoints(
+                        self.model, subject, frame, config.keypoint_threshold, config.source_view_inlier_fraction
+                    ),
+                )
+            out.append((views, gt, estimates))
         self.train()
         return out
+
+    @staticmethod
+    def _estimate_or_none(
+        what: str, gt: Tensor, estimate: Callable[[], Tuple[Tensor, Tensor]]
+    ) -> Tuple[Tensor, Tensor]:
+        """``estimate()``, or every joint missing (with a warning naming ``what``) where the frame cannot give one."""
+        try:
+            return estimate()
+        except KeypointQueryError as err:
+            # E.g. a frame of a real capture with one input camera left: its joints count as missing.
+            CONSOLE.print(f"[bold yellow]Warning: no {what}: {err}")
+            return no_keypoints(gt.shape[0], gt.device)
 
 
 def aggregate_image_metrics(
@@ -222,7 +251,8 @@ def aggregate_image_metrics(
         out["pck"] = sum(m.get("pck_correct", 0.0) for m in per_image) / total
         out["pck_num_joints"] = total
     out["num_images"] = float(len(per_image))
-    for name in ("mpjpe_3d", "mpjpe_3d_triangulated"):
+    names = sorted({k[: -len("_num_joints")] for m in per_frame or [] for k in m if k.endswith("_num_joints")})
+    for name in names:
         frames = [m for m in per_frame or [] if f"{name}_num_joints" in m]
         joints = sum(m[f"{name}_num_joints"] for m in frames)
         if frames:

@@ -7,9 +7,11 @@ test protocol's source views, or ``--orbit N`` virtual cameras circling the huma
   ``orbit_<i>``): OpenPose BODY_25 ``pose_keypoints_2d`` in pixels of the rendered (working-resolution, undistorted)
   image; missing joints are ``0, 0, 0``. They read back with ``dataparsers.openpose_json.read_openpose_json``;
 * ``<output-dir>/<subject>/<frame:06d>_keypoints3d.json``: joint names and both 3D estimates (xyz in metres in the
-  dataset's world frame, score, valid): ``volumetric`` (3D peaks of the density-weighted volumetric heatmap, see
-  :mod:`ghnerf_ns.keypoints.keypoints3d`) and ``triangulated`` (DLT of the rendered views' 2D keypoints), plus the
-  cameras used;
+  dataset's world frame, score, valid): ``volumetric`` (3D peaks of the volumetric heatmap, see
+  :mod:`ghnerf_ns.keypoints.keypoints3d`), ``triangulated`` (DLT of the rendered views' 2D keypoints) with the cameras
+  used, and, where the human encoder has the 2D pose head, ``source_views`` (the head on every input camera,
+  triangulated by consensus: :mod:`ghnerf_ns.keypoints.source_view_keypoints`); ``model_estimate`` names the one the
+  model reports as its 3D keypoints (``--pipeline.model.keypoints-3d``);
 * with ``--overlays``: ``<subject>/<camera>/<frame:06d>_keypoints.png`` (skeleton drawn on the render).
 """
 
@@ -36,6 +38,7 @@ from ghnerf_ns.keypoints.keypoints3d import (
     no_keypoints,
     triangulated_keypoints,
 )
+from ghnerf_ns.keypoints.source_view_keypoints import has_pose_head, model_source_view_keypoints
 from ghnerf_ns.runtime import setup_runtime
 
 CONSOLE = Console()
@@ -221,11 +224,27 @@ class KeypointsCLI:
             "frame": frame,
             "joint_names": list(BODY25_JOINTS),
             "units": "metres, dataset world frame",
+            "model_estimate": pipeline.model.config.keypoints_3d.replace("-", "_"),
             "volumetric": _estimate_json(*volumetric),
             "triangulated": _estimate_json(*triangulated),
             "triangulated_from": used,
         }
+        if has_pose_head(pipeline.model):
+            record["source_views"] = _estimate_json(*self._source_views(pipeline, subject, frame))
         (out_dir / f"{frame:06d}_keypoints3d.json").write_text(json.dumps(record, indent=1))
+
+    @staticmethod
+    def _source_views(pipeline, subject: str, frame: int) -> Tuple[Tensor, Tensor]:
+        """The pose head's 3D estimate (:mod:`ghnerf_ns.keypoints.source_view_keypoints`), all invalid where the
+        frame has fewer than 2 input cameras."""
+        config = pipeline.model.config
+        try:
+            return model_source_view_keypoints(
+                pipeline.model, subject, frame, config.keypoint_threshold, config.source_view_inlier_fraction
+            )
+        except KeypointQueryError as err:
+            CONSOLE.print(f"[bold yellow]Warning: no source-view 3D keypoints for {subject} frame {frame}: {err}")
+            return no_keypoints(len(BODY25_JOINTS))
 
 
 def _estimate_json(points: Tensor, valid: Tensor) -> Dict[str, list]:

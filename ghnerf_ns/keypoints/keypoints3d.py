@@ -300,12 +300,18 @@ class FrameViews:
 
 
 def frame_mpjpe_metrics(
-    views: FrameViews, volumetric: Tuple[Tensor, Tensor], gt: Float[Tensor, "num_joints 4"]
+    views: FrameViews,
+    estimate: Tuple[Tensor, Tensor],
+    gt: Float[Tensor, "num_joints 4"],
+    others: Optional[Dict[str, Tuple[Tensor, Tensor]]] = None,
 ) -> Dict[str, float]:
-    """Sums and counts for the pooled ``mpjpe_3d`` / ``mpjpe_3d_triangulated`` of one frame (mm)."""
+    """Sums and counts for the pooled MPJPE (mm) of one frame: ``mpjpe_3d`` (the model's 3D keypoints ``estimate``),
+    ``mpjpe_3d_triangulated`` (DLT of the rendered views' 2D keypoints) and each of ``others`` (metric name: estimate,
+    e.g. ``mpjpe_3d_volumetric``)."""
     out: Dict[str, float] = {}
     triangulated = triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)
-    for name, (points, valid) in (("mpjpe_3d", volumetric), ("mpjpe_3d_triangulated", triangulated)):
+    estimates = {"mpjpe_3d": estimate, "mpjpe_3d_triangulated": triangulated, **(others or {})}
+    for name, (points, valid) in estimates.items():
         result = mpjpe_mm(points.cpu(), gt.cpu(), pred_valid=valid.cpu())
         out[f"{name}_sum"] = result.mpjpe_mm * result.num_joints if result.num_joints else 0.0
         out[f"{name}_num_joints"] = float(result.num_joints)

@@ -1,6 +1,7 @@
 """The nerfstudio-facing model: a training step learns, whole images render for dataset and viewer cameras."""
 
 import copy
+import json
 from dataclasses import replace
 
 import pytest
@@ -152,3 +153,28 @@ def test_pose_views_and_volume_points_train_the_encoder_head_and_the_heat_field(
     # Eval and the 3D query read the head's maps through the cached encoding.
     camera, _ = next(iter(pipe.datamanager.fixed_indices_eval_dataloader))
     assert pipe.model.get_outputs_for_camera(camera)["heatmaps"].shape == (64, 64, 25)
+
+
+def test_eval_reports_the_source_view_estimate_as_the_models_3d_keypoints(tiny_pipeline):
+    pipe = tiny_pipeline
+    assert pipe.model.config.keypoints_3d == "source-views"  # the ghnerf-tiny preset
+    metrics = pipe.get_average_eval_image_metrics()
+    json.dumps(metrics, allow_nan=False)  # None (JSON null), never NaN
+    for name in ("mpjpe_3d", "mpjpe_3d_volumetric", "mpjpe_3d_source_views", "mpjpe_3d_triangulated"):
+        assert metrics[f"{name}_num_frames"] == 2, name
+        assert metrics[f"{name}_num_joints"] + metrics[f"{name}_num_missing"] == 50, name
+    # mpjpe_3d is the estimate the config names, scored on the same frames.
+    assert metrics["mpjpe_3d"] == metrics["mpjpe_3d_source_views"]
+    assert metrics["mpjpe_3d_num_joints"] == metrics["mpjpe_3d_source_views_num_joints"]
+
+
+def test_source_view_keypoints_need_the_pose_head(tiny_zju):
+    config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)
+    config.datamanager.data = tiny_zju
+    config.datamanager.resolution = 64
+    config.datamanager.num_workers = 0
+    config.datamanager.dataparser.train_subjects = ("313", "377")
+    config.datamanager.dataparser.test_subjects = ("386",)
+    config.model.human_encoder = replace(config.model.human_encoder, heatmap_head=False)
+    with pytest.raises(ValueError, match="heatmap-head True"):
+        config.setup(device="cpu", test_mode="val")
