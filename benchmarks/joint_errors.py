@@ -18,7 +18,7 @@ mean offset in the body frame. Prints ns-eval's PSNR, SSIM, heatmap MSE and pool
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 SUMMARY = (
     ("PSNR", "psnr", ".2f"),
@@ -68,23 +68,25 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=update)
     per_image, frames = pipeline._evaluate_images(None)
-    volumetric: List[FrameKeypoints3D] = []
-    triangulated: List[FrameKeypoints3D] = []
-    for views, gt, (vol, vol_valid) in pipeline.frame_estimates_3d(frames):
-        tri, tri_valid = triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)
+    estimates: Dict[str, List[FrameKeypoints3D]] = {}
+    for views, gt, by_kind in pipeline.frame_estimates_3d(frames):
         gt_np = gt.cpu().numpy().astype(np.float64)
-        volumetric.append(FrameKeypoints3D(vol[:, :3].cpu().numpy(), vol_valid.cpu().numpy(), gt_np))
-        triangulated.append(FrameKeypoints3D(tri[:, :3].cpu().numpy(), tri_valid.cpu().numpy(), gt_np))
-    if not volumetric:
+        kinds = {**by_kind, "triangulated": triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)}
+        for kind, (points, valid) in kinds.items():
+            estimates.setdefault(kind, []).append(
+                FrameKeypoints3D(points[:, :3].cpu().numpy(), valid.cpu().numpy(), gt_np)
+            )
+    if not estimates:
         sys.exit("no eval frame has 3D ground truth: nothing to compare")
-    tables = [joint_error_table(volumetric), joint_error_table(triangulated)]
+    tables = [joint_error_table(frames_of_kind) for frames_of_kind in estimates.values()]
     pooled = aggregate_image_metrics(per_image)
     subjects = sorted({v.subject for v in frames.values()})
     text = (
-        f"`{args.config}` step {step}: {len(volumetric)} frames of {', '.join(subjects)}, {len(per_image)} images: "
+        f"`{args.config}` step {step}: {len(estimates['volumetric'])} frames of {', '.join(subjects)}, "
+        f"{len(per_image)} images: "
         + ", ".join(f"{name} {pooled.get(key, float('nan')):{fmt}}" for name, key, fmt in SUMMARY)
         + "\n\n"
-        + format_joint_table(tables, ["volumetric", "triangulated"])
+        + format_joint_table(tables, list(estimates))
     )
     print(text)
     if args.out is not None:

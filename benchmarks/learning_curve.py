@@ -3,6 +3,9 @@
     # one run (any ns-train option after the method name; the dataparser subcommand and its options last)
     python benchmarks/learning_curve.py run --label tiny --steps 1500 --eval-every 250 --out benchmarks/results \
         -- ghnerf-tiny --data demo_data/zju zju-mocap-data --train-subjects 313 377 390 --test-subjects 386
+    # score a finished run's checkpoints again with today's code (training seconds and losses kept from its CSV)
+    python benchmarks/learning_curve.py rescore --csv benchmarks/results/tiny.csv --label tiny-src \
+        --config benchmarks/results/runs/tiny/ghnerf-tiny/run/config.yml --set keypoints_3d=source-views
     # overlay several runs (A/B of a change) in one plot and one markdown table
     python benchmarks/learning_curve.py plot benchmarks/results/tiny.csv benchmarks/results/other.csv \
         --out benchmarks/results/curves.png
@@ -43,6 +46,8 @@ COLUMNS = (
     "mpjpe_3d_num_missing",
     "mpjpe_3d_triangulated",
     "mpjpe_3d_triangulated_num_joints",
+    "mpjpe_3d_volumetric",
+    "mpjpe_3d_source_views",
     "cse_mse",
     "train_loss",
 )
@@ -144,6 +149,49 @@ def run(args: argparse.Namespace) -> Path:
     return csv_path
 
 
+def _parse_value(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def rescore(args: argparse.Namespace) -> Path:
+    """Evaluates every checkpoint of a run's ``config.yml`` again (model options changed by ``--set``); training
+    seconds, load average and loss come from the run's CSV rows of the same steps."""
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    old = {int(row["step"]): row for row in read_csv(Path(args.csv))}
+    ckpt_dir = Path(args.config).parent / "nerfstudio_models"
+    steps = sorted(int(p.stem.split("-")[1]) for p in ckpt_dir.glob("step-*.ckpt"))
+    options = dict(item.split("=", 1) for item in args.set)
+    rows: List[Dict[str, object]] = []
+    out_path = Path(args.csv).with_name(f"{args.label}.csv")
+    for step in [s for s in steps if s in old]:
+
+        def update(config, step=step):
+            config.load_step = step
+            for key, value in options.items():
+                if not hasattr(config.pipeline.model, key):
+                    sys.exit(f"--set {key}=...: the model config has no option {key!r}")
+                setattr(config.pipeline.model, key, _parse_value(value))
+            return config
+
+        _, pipeline, _, _ = eval_setup(Path(args.config), test_mode="test", update_config_callback=update)
+        metrics = pipeline.get_average_eval_image_metrics(step=step)
+        row: Dict[str, object] = {**old[step], "label": args.label}
+        for key in COLUMNS:
+            if key in metrics:
+                row[key] = metrics[key]
+        rows.append(row)
+        write_csv(out_path, rows)
+        print(format_row(row), flush=True)
+    print(f"learning_curve: wrote {out_path}")
+    return out_path
+
+
 def write_csv(path: Path, rows: List[Dict[str, object]]) -> None:
     with open(path, "w", newline="") as fp:
         writer = csv.DictWriter(fp, fieldnames=COLUMNS)
@@ -177,14 +225,15 @@ def format_row(row: Dict[str, object]) -> str:
     return (
         f"| {row['label']} | {int(row['step'])} | {_fmt(float(row['train_seconds']), 0)} | {_fmt(row['psnr'], 2)} | "
         f"{_fmt(row['ssim'], 3)} | {_fmt(row['heatmap_mse'], 5)} ({_fmt(row['heatmap_mse_zero'], 5)}) | "
-        f"{_fmt(row['pck'], 3)} | {_fmt(row['mpjpe_3d'], 0)} ({found}) | {_fmt(row['mpjpe_3d_triangulated'], 0)} |"
+        f"{_fmt(row['pck'], 3)} | {_fmt(row['mpjpe_3d'], 0)} ({found}) | {_fmt(row['mpjpe_3d_volumetric'], 0)} | "
+        f"{_fmt(row['mpjpe_3d_triangulated'], 0)} |"
     )
 
 
 TABLE_HEADER = (
     "| run | step | train s | PSNR | SSIM | heatmap MSE (predict-0) | PCK@0.2 "
-    "| mpjpe_3d mm (found) | triangulated mm |\n"
-    "|---|---|---|---|---|---|---|---|---|"
+    "| mpjpe_3d mm (found) | volumetric mm | rendered-views DLT mm |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -238,6 +287,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p_run.add_argument("--eval-every", type=int, default=250, help="steps between evaluations/checkpoints")
     p_run.add_argument("--out", default="benchmarks/results", help="folder of the CSVs (run folders under runs/)")
     p_run.add_argument("--seed", type=int, default=0, help="torch seed of the weight initialisation")
+    p_re = sub.add_parser("rescore", help="evaluate a finished run's checkpoints again (model options via --set)")
+    p_re.add_argument("--csv", required=True, help="the run's CSV (training seconds and losses are taken from it)")
+    p_re.add_argument("--config", required=True, help="the run's config.yml")
+    p_re.add_argument("--label", required=True, help="name of the new CSV (written beside --csv)")
+    p_re.add_argument("--set", nargs="*", default=[], help="model options as key=value, e.g. keypoints_3d=source-views")
     p_plot = sub.add_parser("plot", help="overlay CSVs of several runs in one PNG and print their table")
     p_plot.add_argument("csv", nargs="+", help="CSV files written by `run`")
     p_plot.add_argument("--out", required=True, help="PNG to write")
@@ -247,6 +301,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             parser.error("give the ns-train command line after `--` (method name, options, dataparser subcommand)")
         args.ns_train = ns_train
         run(args)
+    elif args.command == "rescore":
+        rescore(args)
     else:
         plot([Path(p) for p in args.csv], Path(args.out))
 
