@@ -124,6 +124,9 @@ def format_joint_table(tables: Sequence[JointErrorTable], names: Sequence[str]) 
     def num(value: float, fmt: str = "{:.0f}") -> str:
         return "" if not np.isfinite(value) else fmt.format(value)
 
+    def bold(text: str) -> str:
+        return f"**{text}**" if text else ""  # an estimate with no joint found leaves its cells empty
+
     for j, joint in enumerate(tables[0].joints):
         cells = [joint]
         for t in tables:
@@ -133,7 +136,7 @@ def format_joint_table(tables: Sequence[JointErrorTable], names: Sequence[str]) 
     last = ["**MPJPE**"]
     for t in tables:
         swap = num(100 * t.overall_swap_rate, "{:.0f}%")
-        last += [f"**{num(t.mpjpe_mm)}**", f"**{swap}**", f"**{num(t.side_blind_mpjpe_mm)}**"]
+        last += [bold(num(t.mpjpe_mm)), bold(swap), bold(num(t.side_blind_mpjpe_mm))]
     last.append("")
     lines.append("| " + " | ".join(last) + " |")
     return "\n".join(lines)

@@ -34,9 +34,18 @@ def test_ns_eval_writes_paper_metrics(tiny_run: Path, tmp_path: Path):
     run_cli(["ns-eval", "--load-config", str(tiny_run), "--output-path", str(out), "--render-output-path", str(images)],
             cwd=tmp_path)  # fmt: skip
     results = json.loads(out.read_text())["results"]
-    for key in ("psnr", "ssim", "heatmap_mse", "cse_mse", "num_images", "mpjpe_3d", "mpjpe_3d_triangulated"):
+    finite = ("psnr", "ssim", "heatmap_mse", "cse_mse", "num_images", "mpjpe_3d_volumetric", "mpjpe_3d_triangulated")
+    for key in finite:
         assert results.get(key) is not None and np.isfinite(results[key]), (key, results.get(key))  # None: JSON null
-    assert results["mpjpe_3d_num_frames"] == 2 and results["mpjpe_3d_num_joints"] > 0  # once per eval frame
+    assert results["mpjpe_3d_num_frames"] == 2 and results["mpjpe_3d_volumetric_num_joints"] > 0  # once per frame
+    # mpjpe_3d is the preset's source-view estimate: after 4 steps the pose head may find no joint at all, and then
+    # ns-eval writes JSON null (never NaN) and counts every ground-truth joint as missing.
+    found, missing = results["mpjpe_3d_num_joints"], results["mpjpe_3d_num_missing"]
+    assert found + missing == results["mpjpe_3d_volumetric_num_joints"] + results["mpjpe_3d_volumetric_num_missing"]
+    if found == 0:
+        assert results["mpjpe_3d"] is None and "NaN" not in out.read_text()
+    else:
+        assert np.isfinite(results["mpjpe_3d"])
     assert results["num_images"] == 6  # 3 test cameras x 2 eval frames of the unseen subject
     assert 0.0 < results["ssim"] <= 1.0 and results["psnr"] > 5.0
     saved = sorted(p.name for p in images.glob("*.png"))
