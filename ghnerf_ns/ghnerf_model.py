@@ -71,6 +71,11 @@ class GHNeRFModelConfig(ModelConfig):
     source_view_inlier_fraction: float = 0.04
     """'source-views' 3D keypoints: reprojection distance within which an input view supports a joint, as a fraction
     of the input images' shorter side."""
+    source_view_sides: Literal["body-frame", "vote"] = "body-frame"
+    """'source-views' 3D keypoints: how left is told from right. 'body-frame': each left/right pair is triangulated
+    side-blind and named by the body's own frame (left = up x forward; not in the paper, see
+    ghnerf_ns/keypoints/side_assignment.py); 'vote': the pose head's labels, by a confidence-weighted vote of the
+    views."""
 
 
 class GHNeRFModel(Model):

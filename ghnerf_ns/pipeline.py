@@ -202,9 +202,7 @@ class GHNeRFPipeline(VanillaPipeline):
                 estimates["source-views"] = self._estimate_or_none(
                     f"source-view 3D keypoints for {subject} frame {frame}",
                     gt,
-                    lambda: model_source_view_keypoints(
-                        self.model, subject, frame, config.keypoint_threshold, config.source_view_inlier_fraction
-                    ),
+                    lambda: model_source_view_keypoints(self.model, subject, frame),
                 )
             out.append((views, gt, estimates))
         self.train()

@@ -237,11 +237,8 @@ class KeypointsCLI:
     def _source_views(pipeline, subject: str, frame: int) -> Tuple[Tensor, Tensor]:
         """The pose head's 3D estimate (:mod:`ghnerf_ns.keypoints.source_view_keypoints`), all invalid where the
         frame has fewer than 2 input cameras."""
-        config = pipeline.model.config
         try:
-            return model_source_view_keypoints(
-                pipeline.model, subject, frame, config.keypoint_threshold, config.source_view_inlier_fraction
-            )
+            return model_source_view_keypoints(pipeline.model, subject, frame)
         except KeypointQueryError as err:
             CONSOLE.print(f"[bold yellow]Warning: no source-view 3D keypoints for {subject} frame {frame}: {err}")
             return no_keypoints(len(BODY25_JOINTS))

@@ -22,7 +22,7 @@ connects nothing across channels, so one ``label`` call and two ``lexsort`` call
 """
 
 from dataclasses import dataclass
-from typing import Literal, Optional, Sequence, Union
+from typing import List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def _channel_separated_structure(ndim: int, connectivity: int) -> np.ndarray:
     return structure
 
 
-def _quadratic_offsets(smoothed: np.ndarray, index: np.ndarray, found: np.ndarray) -> np.ndarray:
+def quadratic_offsets(smoothed: np.ndarray, index: np.ndarray, found: np.ndarray) -> np.ndarray:
     """Per-axis vertex of the parabola through (left, centre, right) on the smoothed map, clamped to +-0.5."""
     num_joints = smoothed.shape[-1]
     ndim = smoothed.ndim - 1
@@ -96,6 +96,33 @@ def _quadratic_offsets(smoothed: np.ndarray, index: np.ndarray, found: np.ndarra
             if curvature < 0:  # a proper maximum; 0 means a plateau: keep the integer peak
                 offsets[j, axis] = np.clip(0.5 * (left - right) / curvature, -0.5, 0.5)
     return offsets
+
+
+def strongest_maxima(
+    smoothed: np.ndarray,
+    threshold: float,
+    min_separation: float,
+    spacing: Union[np.ndarray, Sequence[float], None] = None,
+) -> List[Tuple[int, ...]]:
+    """The (up to) two strongest local maxima of one smoothed ``[*spatial]`` map above ``threshold``, at least
+    ``min_separation`` apart (in units of ``spacing`` per axis, default index units): the strongest first, then the
+    strongest one far enough from it; ties in raster order. Local maximum: equal to the maximum of its 3^ndim
+    neighbourhood (outside the map counts as 0). Used where a map holds two joints whose labels are unknown (the two
+    channels of a left/right pair summed)."""
+    from scipy import ndimage
+
+    local_max = (smoothed == ndimage.maximum_filter(smoothed, size=3, mode="constant")) & (smoothed > threshold)
+    index = np.argwhere(local_max)  # raster order
+    if len(index) == 0:
+        return []
+    scale = np.ones(smoothed.ndim) if spacing is None else np.asarray(spacing, dtype=np.float64)
+    order = np.argsort(-smoothed[tuple(index.T)], kind="stable")
+    chosen = [index[order[0]]]
+    for i in order[1:]:
+        if np.linalg.norm((index[i] - chosen[0]) * scale) >= min_separation:
+            chosen.append(index[i])
+            break
+    return [tuple(int(v) for v in c) for c in chosen]
 
 
 def _support_crop(raw: np.ndarray, filter_sigma: Union[float, Sequence[float]], threshold: float) -> Optional[tuple]:
@@ -190,5 +217,5 @@ def find_region_peaks(
     if subpixel:
         full_index = np.zeros((num_joints, ndim), dtype=np.int64)
         full_index[channels] = index
-        position += _quadratic_offsets(smoothed, full_index, found)
+        position += quadratic_offsets(smoothed, full_index, found)
     return RegionPeaks(position, score, smoothed_value, found)

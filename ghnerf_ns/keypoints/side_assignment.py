@@ -1,35 +1,44 @@
-"""Left/right assignment of volumetric 3D keypoints in the body's own frame (not in the paper: a structural prior).
+"""Left/right naming of 3D keypoints in the body's own frame (not in the paper: a structural prior).
 
-Why: a heatmap field trained from 2D keypoints learns *where a wrist is* long before it learns *which* wrist it is (the
-two look alike in an image; the side is a property of the whole body's orientation). In CPU-budget runs most of the
-3D error comes from mirror pairs whose left and right channels are exchanged or both sit on one limb (each such joint
-is off by a limb's width, 0.3-0.6 m; benchmarks/README.md, "Side assignment"). The side-blind evidence, the sum of
-both channels of a pair, is much more accurate than either channel alone, and the body's frame tells the sides apart.
+Why: a pose estimator learns *where a wrist is* long before it learns *which* wrist it is (the two look alike in an
+image; the side is a property of the whole body's orientation). In CPU-budget runs most of the 3D error comes from
+mirror pairs whose left and right are exchanged or both sit on one limb (each such joint is off by a limb's width,
+0.3-0.6 m; benchmarks/README.md, "Side assignment" and "Sides from the body frame"). The side-blind evidence (a pair's
+two points, labels unknown) is far more accurate than either label, and a body's handedness tells the sides apart:
+in a right-handed world frame (every calibrated rig's: its rotations are proper), ``left = up x forward``.
 
-Procedure, per subject/frame:
+:func:`name_sides` names each mirror pair's two side-blind 3D points, given the midline joints (no side to confuse):
 
-1. **Candidates.** For each mirror pair (``R*``, ``L*``): the sum of both channels, smoothed with the extractor's
-   filter; its two strongest local maxima (26-neighbourhood) above the threshold and at least ``min_separation_m``
-   apart are the pair's two joints, sides not yet known.
-2. **Body frame.** ``up = Neck - MidHip`` (midline joints: the field's own peaks, no side to confuse). ``forward`` is
-   the mean of the unit vectors ``toes - heels`` (mid-points of the foot pairs' candidates) and
-   ``Nose - mid(ears)``, each made orthogonal to ``up``. In a right-handed world frame, ``left = up x forward``
-   (facing +z with +y up, the person's left is +x).
-3. **Roots** (pairs whose parent in :data:`~dataparsers.body25.BODY25_LIMBS` is a midline joint: shoulders, hips,
-   eyes): the candidate further along ``left`` is the left joint.
-4. **Chains**, parents first (elbows, wrists, knees, ankles, ears, feet): the assignment with the smaller summed
-   distance to the already assigned parents (a limb stays on its side even where it crosses the midline).
+1. **Up** ``= Neck - MidHip``.
+2. **Forward**: the mean of the unit vectors ``Nose - Neck``, ``Nose - mid(ears)`` and ``mid(toes) - mid(heels)``
+   (those available), each made orthogonal to ``up``. Mid-points of a pair do not need its sides.
+3. **Left**: ``up x forward``, averaged with the shoulder line (the unit vector between the two shoulder points,
+   orthogonal to ``up``, signed to agree with ``up x forward``). The shoulder line is the most accurate lateral
+   direction (two well-found joints 35-40 cm apart); the face and feet only need to give its sign, so a nose found
+   60 degrees off still names the sides right.
+4. **Lateral pairs** (shoulders, elbows, wrists, hips, knees, ankles, eyes, ears): the point further along ``left`` is
+   the left joint. Limbs keep their lateral order in standing and walking, and a limb is named without its parent:
+   on image-based estimates the hips are the least accurate joints, and naming the knees by nearness to them was
+   wrong far more often (benchmarks/README.md, "Sides from the body frame"). Arms crossed in front of the body are
+   named wrong.
+5. **Feet** (big toes, small toes, heels): the assignment with the smaller summed distance to the named ankles; a foot
+   turned inwards changes the lateral order of its points but stays within a foot's length of its ankle.
 
-A pair with fewer than two candidates keeps the field's own peaks; without ``up`` or ``forward`` (a midline joint or
-every forward cue missing) the whole frame keeps them. Positions are integer grid points (no sub-voxel refinement)
-and a joint's score is the larger of the pair's two raw channel values at its grid point.
+A pair with one point (its partner missing) is named by the side it lies on of its midline reference (neck for the
+arms, mid-hip for the legs, nose for the face) or, for a foot point with both ankles, by the nearer ankle. Without
+``up`` or ``forward`` nothing is renamed.
+
+Used by the source-view 3D keypoints (:mod:`ghnerf_ns.keypoints.source_view_keypoints`, the default of
+``--pipeline.model.source-view-sides``) and by the volumetric extraction's ``body-frame`` option, whose side-blind
+points are the two strongest maxima of each pair's summed channels (:func:`assign_sides`).
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dataparsers.body25 import BODY25_JOINTS, BODY25_LIMBS, BODY25_MIRROR, joint_index
+from dataparsers.body25 import BODY25_JOINTS, BODY25_MIRROR, joint_index
+from ghnerf_ns.keypoints.peaks_core import strongest_maxima
 
 DEFAULT_MIN_SEPARATION_M = 0.05
 """Two candidates of a pair closer than this are one joint (eyes are about 6 cm apart, ankles and knees more)."""
@@ -38,8 +47,14 @@ MIRROR_PAIRS: Tuple[Tuple[int, int], ...] = tuple(
     (j, BODY25_MIRROR[j]) for j, name in enumerate(BODY25_JOINTS) if name.startswith("R")
 )
 """(right joint, left joint) of every BODY_25 mirror pair."""
-_PARENT: Dict[int, int] = {child: parent for parent, child in BODY25_LIMBS}
-_MIDLINE = {j for j, m in enumerate(BODY25_MIRROR) if j == m}
+
+_LATERAL: Dict[str, str] = {
+    "RShoulder": "Neck", "RHip": "MidHip", "REye": "Nose", "REar": "Nose", "RElbow": "Neck", "RWrist": "Neck",
+    "RKnee": "MidHip", "RAnkle": "MidHip",
+}  # fmt: skip
+"""Pairs named by their order along ``left`` -> the midline joint a lone point of the pair is compared with."""
+_HANGING: Tuple[Tuple[str, str], ...] = (("RBigToe", "RAnkle"), ("RSmallToe", "RAnkle"), ("RHeel", "RAnkle"))
+"""Pairs named by nearness to their named parent pair: (right joint, its parent's right joint)."""
 
 
 def pair_candidates(
@@ -47,21 +62,7 @@ def pair_candidates(
 ) -> List[Tuple[int, int, int]]:
     """Grid indices of the (up to) two strongest local maxima of a smoothed ``[X, Y, Z]`` volume above ``threshold``,
     at least ``min_separation_m`` apart (strongest first; ties in raster order)."""
-    from scipy import ndimage
-
-    local_max = (pair_volume == ndimage.maximum_filter(pair_volume, size=3, mode="constant")) & (
-        pair_volume > threshold
-    )
-    index = np.argwhere(local_max)  # raster order
-    if len(index) == 0:
-        return []
-    order = np.argsort(-pair_volume[tuple(index.T)], kind="stable")
-    chosen = [index[order[0]]]
-    for i in order[1:]:
-        if np.linalg.norm((index[i] - chosen[0]) * spacing) >= min_separation_m:
-            chosen.append(index[i])
-            break
-    return [tuple(int(v) for v in c) for c in chosen]  # type: ignore[misc]
+    return strongest_maxima(pair_volume, threshold, min_separation_m, spacing)  # type: ignore[return-value]
 
 
 def _unit(v: np.ndarray) -> Optional[np.ndarray]:
@@ -69,13 +70,17 @@ def _unit(v: np.ndarray) -> Optional[np.ndarray]:
     return v / norm if norm > 1e-9 else None
 
 
-def body_left_axis(
-    positions: np.ndarray, valid: np.ndarray, candidates: Dict[int, List[np.ndarray]]
-) -> Optional[np.ndarray]:
-    """The person's left as a unit vector (step 2 of the module docstring), or None when it cannot be formed.
+def _pair_points(positions: np.ndarray, valid: np.ndarray, right_name: str) -> List[np.ndarray]:
+    """The valid points (copies) of the pair whose right joint is ``right_name``, labels ignored."""
+    right = joint_index(right_name)
+    return [positions[j].copy() for j in (right, BODY25_MIRROR[right]) if valid[j]]
 
-    ``positions``/``valid``: the field's peaks (metres) of all joints, for the midline joints; ``candidates``: each
-    pair's candidate positions keyed by its right joint, for the side-blind foot and ear mid-points.
+
+def body_left_axis(positions: np.ndarray, valid: np.ndarray) -> Optional[np.ndarray]:
+    """The person's left as a unit vector (steps 1-3 of the module docstring), or None when it cannot be formed.
+
+    ``positions`` [J, 3] (metres) and ``valid`` [J]: the midline joints, and each mirror pair's side-blind points in
+    its two slots (their labels are not used).
     """
     neck, midhip, nose = joint_index("Neck"), joint_index("MidHip"), joint_index("Nose")
     if not (valid[neck] and valid[midhip]):
@@ -83,24 +88,93 @@ def body_left_axis(
     up = _unit(positions[neck] - positions[midhip])
     if up is None:
         return None
-
-    def middle(right_joint: str) -> Optional[np.ndarray]:
-        found = candidates.get(joint_index(right_joint), [])
-        return np.mean(found, axis=0) if len(found) == 2 else None
-
     cues = []
-    toes = [m for m in (middle("RBigToe"), middle("RSmallToe")) if m is not None]
-    heels = middle("RHeel")
-    if toes and heels is not None:
-        cues.append(np.mean(toes, axis=0) - heels)
-    ears = middle("REar")
-    if ears is not None and valid[nose]:
-        cues.append(positions[nose] - ears)
+    if valid[nose]:
+        cues.append(positions[nose] - positions[neck])
+        ears = _pair_points(positions, valid, "REar")
+        if len(ears) == 2:
+            cues.append(positions[nose] - np.mean(ears, axis=0))
+    toes = _pair_points(positions, valid, "RBigToe") + _pair_points(positions, valid, "RSmallToe")
+    heels = _pair_points(positions, valid, "RHeel")
+    if len(toes) == 4 and len(heels) == 2:
+        cues.append(np.mean(toes, axis=0) - np.mean(heels, axis=0))
     units = [u for u in (_unit(c - np.dot(c, up) * up) for c in cues) if u is not None]
-    if not units:
+    forward = _unit(np.sum(units, axis=0)) if units else None
+    if forward is None:
         return None
-    forward = _unit(np.sum(units, axis=0))
-    return None if forward is None else np.cross(up, forward)
+    left = np.cross(up, forward)
+    shoulders = _pair_points(positions, valid, "RShoulder")
+    if len(shoulders) == 2:
+        line = shoulders[0] - shoulders[1]
+        line = _unit(line - np.dot(line, up) * up)
+        if line is not None:
+            blended = _unit(left + (line if np.dot(line, left) > 0 else -line))
+            left = left if blended is None else blended
+    return left
+
+
+def name_sides(
+    points: np.ndarray, valid: np.ndarray, pairs: Optional[Sequence[int]] = None
+) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Names the side-blind points of mirror pairs by the body frame (module docstring).
+
+    Args:
+        points: ``[J, D]``, ``D >= 3``: position (metres) and any per-point values (e.g. a score) that move with it;
+            the midline joints and, in each mirror pair's two slots, its points with arbitrary labels.
+        valid: ``[J]`` which slots hold a point.
+        pairs: Right-joint indices of the pairs to rename (default: all); the others keep their labels and still
+            serve as parents.
+
+    Returns:
+        ``(points, valid, pairs_named)``: copies with the named pairs' rows in their own slots (a lone point may move
+        to its partner's slot); ``pairs_named`` is 0 when the body frame could not be formed.
+    """
+    rows, valid = np.array(points, dtype=np.float64), np.array(valid, dtype=bool)
+    positions = rows[:, :3]  # a view: moving rows moves positions
+    left = body_left_axis(positions, valid)
+    if left is None:
+        return rows, valid, 0
+    chosen = {r for r, _ in MIRROR_PAIRS} if pairs is None else set(int(p) for p in pairs)
+    named = 0
+
+    def put(right: int, right_row: Optional[np.ndarray], left_row: Optional[np.ndarray]) -> None:
+        for j, row in ((right, right_row), (BODY25_MIRROR[right], left_row)):
+            valid[j] = row is not None
+            if row is not None:
+                rows[j] = row
+
+    def by_side(right: int, pair: List[np.ndarray], reference: str) -> None:
+        if len(pair) == 2:
+            a, b = pair
+            put(right, b, a) if np.dot(a[:3] - b[:3], left) > 0 else put(right, a, b)
+        else:
+            ref = joint_index(reference) if valid[joint_index(reference)] else joint_index("Neck")
+            lone = pair[0]
+            put(right, None, lone) if np.dot(lone[:3] - positions[ref], left) > 0 else put(right, lone, None)
+
+    for name, reference in _LATERAL.items():
+        right = joint_index(name)
+        pair = _pair_points(rows, valid, name)
+        if right in chosen and pair:
+            by_side(right, pair, reference)
+            named += 1
+    for name, parent_name in _HANGING:
+        right, parent = joint_index(name), joint_index(parent_name)
+        pair = _pair_points(rows, valid, name)
+        if right not in chosen or not pair:
+            continue
+        named += 1
+        if not (valid[parent] and valid[BODY25_MIRROR[parent]]):
+            by_side(right, pair, "MidHip")
+            continue
+        to_right = [float(np.linalg.norm(p[:3] - positions[parent])) for p in pair]
+        to_left = [float(np.linalg.norm(p[:3] - positions[BODY25_MIRROR[parent]])) for p in pair]
+        if len(pair) == 2:
+            keep = to_right[0] + to_left[1] <= to_right[1] + to_left[0]
+            put(right, pair[0], pair[1]) if keep else put(right, pair[1], pair[0])
+        else:
+            put(right, pair[0], None) if to_right[0] <= to_left[0] else put(right, None, pair[0])
+    return rows, valid, named
 
 
 def assign_sides(
@@ -132,39 +206,25 @@ def assign_sides(
         replaced; ``pairs_reassigned`` counts them (0 when the body frame could not be formed).
     """
     positions, scores, valid = positions.copy(), scores.copy(), valid.copy()
-    candidates: Dict[int, List[np.ndarray]] = {}
-    candidate_scores: Dict[int, List[float]] = {}
+    slots, slot_scores, renamed = positions.copy(), scores.copy(), []
     for right, left in MIRROR_PAIRS:
         found = pair_candidates(smoothed[..., right] + smoothed[..., left], spacing, threshold, min_separation_m)
         if len(found) == 2:
-            candidates[right] = [box_min + np.asarray(c, np.float64) * spacing for c in found]
-            candidate_scores[right] = [float(max(raw[c + (right,)], raw[c + (left,)])) for c in found]
-    left_axis = body_left_axis(positions, valid, candidates)
-    if left_axis is None:
+            # The pair's two side-blind maxima go into its two slots; their scores travel with them.
+            for j, c in zip((right, left), found):
+                slots[j] = box_min + np.asarray(c, np.float64) * spacing
+                slot_scores[j] = float(max(raw[c + (right,)], raw[c + (left,)]))
+            renamed.append(right)
+    slot_valid = valid.copy()
+    for right in renamed:
+        slot_valid[right] = slot_valid[BODY25_MIRROR[right]] = True
+    rows, named_valid, count = name_sides(np.concatenate([slots, slot_scores[:, None]], axis=-1), slot_valid, renamed)
+    if count == 0:
         return positions, scores, valid, 0
-    reassigned = 0
-    for right, left in MIRROR_PAIRS:  # BODY_25 order: every chain's parent pair comes before it
-        if right not in candidates:
-            continue
-        a, b = candidates[right]
-        parent_r, parent_l = _PARENT[right], _PARENT[left]
-        if parent_r in _MIDLINE:
-            a_is_left = float(np.dot(a - b, left_axis)) > 0.0
-        elif valid[parent_r] and valid[parent_l]:
-            keep = np.linalg.norm(a - positions[parent_r]) + np.linalg.norm(b - positions[parent_l])
-            swap = np.linalg.norm(b - positions[parent_r]) + np.linalg.norm(a - positions[parent_l])
-            a_is_left = swap < keep
-        else:
-            continue
-        (r_pos, r_score), (l_pos, l_score) = (
-            ((b, candidate_scores[right][1]), (a, candidate_scores[right][0]))
-            if a_is_left
-            else ((a, candidate_scores[right][0]), (b, candidate_scores[right][1]))
-        )
-        positions[right], scores[right], positions[left], scores[left] = r_pos, r_score, l_pos, l_score
-        valid[right] = valid[left] = True
-        reassigned += 1
-    return positions, scores, valid, reassigned
+    for right in renamed:
+        for j in (right, BODY25_MIRROR[right]):
+            positions[j], scores[j], valid[j] = rows[j, :3], rows[j, 3], named_valid[j]
+    return positions, scores, valid, count
 
 
 def assign_sides_in_volume(

@@ -7,10 +7,20 @@ with :func:`~ghnerf_ns.keypoints.robust_triangulation.triangulate_robust`. Only 
 are used, as for the volumetric estimate. On the demo's unseen subject this is the more accurate 3D estimate at every
 training step measured (benchmarks/README.md, "3D keypoints"): the volumetric field learns the same evidence later and
 blurs where views disagree, where a consensus over views drops the wrong ones.
+
+Left and right (``--pipeline.model.source-view-sides``). A pose head learns where a wrist is long before it learns
+which wrist it is: early in training it names a left/right pair wrongly in a third of the views, or puts both labels
+on one limb. ``body-frame`` (the default) therefore treats each pair side-blind: per view, the pair's two observations
+are its channels' own peaks, or, where those coincide (closer than :data:`MIN_PAIR_SEPARATION_CELLS`, both labels on
+one limb) or one is missing, the two strongest peaks of the pair's summed map (:func:`side_blind_pair_keypoints`); the
+consensus triangulation pairs them across views whatever their labels, and the body's own frame names the 3D points
+(:func:`~ghnerf_ns.keypoints.side_assignment.name_sides`). ``vote`` keeps the channels' peaks and names each pair by
+the views' confidence-weighted vote.
 """
 
-from typing import Tuple
+from typing import Literal, Tuple
 
+import numpy as np
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
@@ -18,7 +28,11 @@ from torch import Tensor
 from dataparsers.body25 import BODY25_MIRROR
 from ghnerf_ns.keypoints.keypoints3d import KeypointQueryError
 from ghnerf_ns.keypoints.peaks2d import extract_keypoints_2d
+from ghnerf_ns.keypoints.peaks_core import gaussian_smooth, quadratic_offsets, strongest_maxima
 from ghnerf_ns.keypoints.robust_triangulation import triangulate_robust
+from ghnerf_ns.keypoints.side_assignment import MIRROR_PAIRS, name_sides
+
+SourceViewSides = Literal["body-frame", "vote"]
 
 DEFAULT_INLIER_FRACTION = 0.04
 """Reprojection distance within which a view supports a 3D joint, as a fraction of the input images' shorter side
@@ -27,6 +41,52 @@ MAP_FILTER_SIGMA_CELLS = 1.0
 """Gaussian filter of the peak search on the head's maps, in map cells (the maps are at the encoder's stride)."""
 VIEWS_PER_CHUNK = 8
 """Input views encoded at once (bounds memory on rigs with many cameras)."""
+MIN_PAIR_SEPARATION_CELLS = 1.5
+"""A left/right pair's two channel peaks closer than this (map cells; 6 px at stride 4) are taken as both labels on
+one limb, and the pair's summed map is searched for two peaks at least this far apart (prototyped at 1.0 and 1.5
+cells on 40 unseen frames: the same 3D error)."""
+
+
+def side_blind_pair_keypoints(
+    maps: Float[np.ndarray, "height width num_joints"],
+    keypoints: Float[np.ndarray, "num_joints 3"],
+    filter_sigma: float,
+    threshold: float,
+    min_separation: float = MIN_PAIR_SEPARATION_CELLS,
+) -> Float[np.ndarray, "num_joints 3"]:
+    """Each left/right pair's two side-blind observations in one view (module docstring), in map cells.
+
+    Args:
+        maps: The view's heatmaps at map cells.
+        keypoints: ``(x, y, score)`` per joint from the channels' own peaks (cells; score 0: not found).
+        filter_sigma: The peak search's Gaussian filter, cells.
+        threshold: Smoothed values at or below this are background.
+        min_separation: See :data:`MIN_PAIR_SEPARATION_CELLS`.
+
+    Returns:
+        A copy of ``keypoints`` where a pair whose channel peaks coincide or miss one holds the two strongest peaks of
+        its summed map instead (sub-cell refined, score = the larger channel value at the peak's cell); labels within
+        a pair are arbitrary. A summed map with one peak keeps two found channel peaks as they are, or puts its peak
+        in the pair's first slot and leaves the other empty.
+    """
+    out = np.array(keypoints, dtype=np.float64)
+    for right, left in MIRROR_PAIRS:
+        both = out[right, 2] > 0 and out[left, 2] > 0
+        if both and np.linalg.norm(out[right, :2] - out[left, :2]) >= min_separation:
+            continue
+        summed = gaussian_smooth(maps[..., right] + maps[..., left], filter_sigma)
+        peaks = strongest_maxima(summed, threshold, min_separation)
+        if len(peaks) < 2 and both:
+            continue
+        for slot, joint in enumerate((right, left)):
+            if slot >= len(peaks):
+                out[joint] = 0.0
+                continue
+            row, col = peaks[slot]
+            offset = quadratic_offsets(summed[..., None], np.array([[row, col]]), np.array([True]))[0]
+            score = max(maps[row, col, right], maps[row, col, left])
+            out[joint] = (col + offset[1], row + offset[0], score)
+    return out
 
 
 def has_pose_head(model: torch.nn.Module) -> bool:
@@ -36,12 +96,13 @@ def has_pose_head(model: torch.nn.Module) -> bool:
 
 @torch.no_grad()
 def source_view_keypoints_2d(
-    model: torch.nn.Module, subject: str, frame: int, threshold: float
+    model: torch.nn.Module, subject: str, frame: int, threshold: float, side_blind: bool = False
 ) -> Tuple[
     Float[Tensor, "num_views num_joints 3"], Float[Tensor, "num_views 3 3"], Float[Tensor, "num_views 4 4"], int
 ]:
     """The pose head's 2D keypoints ``(x, y, score)`` (pixels of the input images) on every input camera of the
-    subject/frame, with the cameras' ``K`` and ``w2c``; the last value is the images' shorter side (pixels)."""
+    subject/frame, with the cameras' ``K`` and ``w2c``; the last value is the images' shorter side (pixels).
+    ``side_blind``: each left/right pair's observations from :func:`side_blind_pair_keypoints` (labels arbitrary)."""
     from ghnerf_ns.render.image_renderer import human_features_for
 
     if not has_pose_head(model):
@@ -63,25 +124,54 @@ def source_view_keypoints_2d(
         side = min(sources.hw) if side is None else min(side, *sources.hw)
         heatmaps = human_features_for(encoder, sources, box).heatmaps  # [V, J, h, w]
         for view_maps in heatmaps:
-            kp, found = extract_keypoints_2d(
-                view_maps.permute(1, 2, 0), MAP_FILTER_SIGMA_CELLS, threshold, subpixel=True
-            )
+            maps = view_maps.permute(1, 2, 0)
+            kp, found = extract_keypoints_2d(maps, MAP_FILTER_SIGMA_CELLS, threshold, subpixel=True)
+            kp = torch.cat([kp[:, :2], torch.where(found, kp[:, 2], torch.zeros_like(kp[:, 2]))[:, None]], -1)
+            if side_blind:
+                maps_np = maps.detach().to("cpu", torch.float64).numpy()
+                kp = torch.from_numpy(
+                    side_blind_pair_keypoints(maps_np, kp.cpu().double().numpy(), MAP_FILTER_SIGMA_CELLS, threshold)
+                ).to(kp)
             # Cell (i, j) holds pixel (s j + (s - 1) / 2, s i + (s - 1) / 2) (the encoders' cell convention).
-            xy = kp[:, :2] * stride + (stride - 1) / 2.0
-            keypoints.append(torch.cat([xy, torch.where(found, kp[:, 2], torch.zeros_like(kp[:, 2]))[:, None]], -1))
+            keypoints.append(torch.cat([kp[:, :2] * stride + (stride - 1) / 2.0, kp[:, 2:]], -1))
         Ks.append(sources.K)
         w2cs.append(sources.w2c)
     return torch.stack(keypoints).cpu(), torch.cat(Ks).cpu(), torch.cat(w2cs).cpu(), int(side)
 
 
-def model_source_view_keypoints(
-    model: torch.nn.Module,
-    subject: str,
-    frame: int,
+def triangulate_source_views(
+    keypoints: Float[Tensor, "num_views num_joints 3"],
+    K: Float[Tensor, "num_views 3 3"],
+    w2c: Float[Tensor, "num_views 4 4"],
+    inlier_px: float,
     threshold: float,
-    inlier_fraction: float = DEFAULT_INLIER_FRACTION,
+    sides: SourceViewSides = "body-frame",
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
-    """The source-view 3D estimate (module docstring) of one subject/frame: ``(points [J, 4], valid [J])``."""
-    keypoints, K, w2c, side = source_view_keypoints_2d(model, subject, frame, threshold)
-    points, valid = triangulate_robust(keypoints, K, w2c, BODY25_MIRROR, inlier_fraction * side, threshold)
+    """3D joints ``(x, y, z, score)`` and validity from per-view 2D keypoints (pixels): the consensus triangulation,
+    then, for ``sides="body-frame"``, the body frame names every left/right pair (the views' vote stands where no body
+    frame can be formed). ``keypoints`` of a pair may carry arbitrary labels for ``body-frame``."""
+    if sides not in ("body-frame", "vote"):
+        raise ValueError(f"--pipeline.model.source-view-sides must be 'body-frame' or 'vote', got {sides!r}")
+    points, valid = triangulate_robust(keypoints, K, w2c, BODY25_MIRROR, inlier_px, threshold)
+    if sides == "body-frame":
+        named, named_valid, count = name_sides(points.detach().cpu().double().numpy(), valid.cpu().numpy())
+        if count > 0:
+            points = torch.from_numpy(np.where(named_valid[:, None], named, 0.0)).to(points)
+            valid = torch.from_numpy(named_valid).to(valid.device)
+    return points, valid
+
+
+def model_source_view_keypoints(
+    model: torch.nn.Module, subject: str, frame: int
+) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
+    """The source-view 3D estimate (module docstring) of one subject/frame: ``(points [J, 4], valid [J])``, with the
+    model's keypoint threshold, inlier fraction and left/right rule (``model.config``)."""
+    config = model.config
+    threshold = config.keypoint_threshold
+    keypoints, K, w2c, side = source_view_keypoints_2d(
+        model, subject, frame, threshold, side_blind=config.source_view_sides == "body-frame"
+    )
+    points, valid = triangulate_source_views(
+        keypoints, K, w2c, config.source_view_inlier_fraction * side, threshold, config.source_view_sides
+    )
     return points.to(model.device), valid.to(model.device)

@@ -11,6 +11,7 @@ from ghnerf_ns.keypoints.side_assignment import (
     MIRROR_PAIRS,
     assign_sides_in_volume,
     body_left_axis,
+    name_sides,
     pair_candidates,
 )
 from ghnerf_ns.synth.skeleton import pose_at, rest_pose, sample_body_shape, sample_motion
@@ -25,8 +26,19 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     return q if np.linalg.det(q) > 0 else -q  # a proper rotation: world frames of calibrated rigs are right-handed
 
 
-def _gt_candidates(joints: np.ndarray):
-    return {right: [joints[right], joints[left]] for right, left in MIRROR_PAIRS}
+def _shuffled(joints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The joints with the labels of each mirror pair exchanged at random (side-blind points)."""
+    out = joints.copy()
+    for right, left in MIRROR_PAIRS:
+        if rng.uniform() < 0.5:
+            out[[right, left]] = out[[left, right]]
+    return out
+
+
+def _posed(seed: int, t: float = 0.7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    joints = pose_at(sample_body_shape(rng), sample_motion(rng), t).joints
+    return joints @ _random_rotation(rng).T + rng.normal(size=3)
 
 
 def test_mirror_pairs_are_the_eleven_right_left_pairs():
@@ -37,16 +49,16 @@ def test_mirror_pairs_are_the_eleven_right_left_pairs():
 
 def test_left_axis_points_to_the_persons_left_on_synthetic_people():
     """The sign convention (left = up x forward) checked on the synthetic skeleton's truth, in its body frame (left
-    is +x there) and under random proper rotations of the world."""
+    is +x there) and under random proper rotations of the world, with every pair's labels shuffled."""
     rng = np.random.default_rng(0)
     valid = np.ones(25, bool)
     joints = rest_pose(sample_body_shape(rng)).joints
-    np.testing.assert_allclose(body_left_axis(joints, valid, _gt_candidates(joints)), [1.0, 0.0, 0.0], atol=0.1)
+    np.testing.assert_allclose(body_left_axis(_shuffled(joints, rng), valid), [1.0, 0.0, 0.0], atol=0.1)
     for _ in range(20):
         shape, motion = sample_body_shape(rng), sample_motion(rng)
         joints = pose_at(shape, motion, float(rng.uniform(0, 5))).joints
         joints = joints @ _random_rotation(rng).T + rng.normal(size=3)
-        left = body_left_axis(joints, valid, _gt_candidates(joints))
+        left = body_left_axis(_shuffled(joints, rng), valid)
         assert left is not None
         for name in ("Shoulder", "Hip", "Eye"):
             assert np.dot(joints[joint_index("L" + name)] - joints[joint_index("R" + name)], left) > 0
@@ -56,10 +68,93 @@ def test_left_axis_needs_neck_midhip_and_a_forward_cue():
     joints = rest_pose(sample_body_shape(np.random.default_rng(1))).joints
     valid = np.ones(25, bool)
     valid[joint_index("Neck")] = False
-    assert body_left_axis(joints, valid, _gt_candidates(joints)) is None
-    assert body_left_axis(joints, np.ones(25, bool), {}) is None  # no feet, no ears
-    nose_only = {joint_index("REar"): _gt_candidates(joints)[joint_index("REar")]}
-    assert body_left_axis(joints, np.ones(25, bool), nose_only) is not None
+    assert body_left_axis(joints, valid) is None
+    no_cue = np.ones(25, bool)
+    no_cue[[joint_index("Nose"), joint_index("LHeel")]] = False  # no face, and a foot cue needs both heels
+    assert body_left_axis(joints, no_cue) is None
+    nose_only = np.zeros(25, bool)
+    nose_only[[joint_index("Neck"), joint_index("MidHip"), joint_index("Nose")]] = True
+    np.testing.assert_allclose(body_left_axis(joints, nose_only), [1.0, 0.0, 0.0], atol=0.1)
+
+
+def test_left_axis_hand_computed():
+    """Up +z, nose 0.1 m ahead of the neck along +y: left = z x y = -x. The shoulder line (along x, slanted 45 degrees
+    in the horizontal plane here) is averaged in, signed to agree: left = unit((-1, 0, 0) + unit(-1, 1, 0))."""
+    positions = np.zeros((25, 3))
+    valid = np.zeros(25, bool)
+    for name, point in {"Neck": (0, 0, 1.5), "MidHip": (0, 0, 1.0), "Nose": (0, 0.1, 1.7),
+                        "RShoulder": (0.2, -0.2, 1.5), "LShoulder": (-0.2, 0.2, 1.5)}.items():  # fmt: skip
+        positions[joint_index(name)] = point
+        valid[joint_index(name)] = True
+    expected = np.array([-1.0, 0.0, 0.0]) + np.array([-1.0, 1.0, 0.0]) / np.sqrt(2.0)
+    np.testing.assert_allclose(body_left_axis(positions, valid), expected / np.linalg.norm(expected), atol=1e-12)
+    # The labels of the shoulders do not matter, only their line.
+    positions[[joint_index("RShoulder"), joint_index("LShoulder")]] = positions[
+        [joint_index("LShoulder"), joint_index("RShoulder")]
+    ]
+    np.testing.assert_allclose(body_left_axis(positions, valid), expected / np.linalg.norm(expected), atol=1e-12)
+
+
+def test_shuffled_pairs_are_named_and_extra_columns_move_with_their_points():
+    for seed in range(10):
+        joints = _posed(seed)
+        rng = np.random.default_rng(100 + seed)
+        score = np.arange(25, dtype=np.float64)  # each point's own value
+        rows = np.concatenate([joints, score[:, None]], axis=-1)
+        shuffled = _shuffled(rows, rng)
+        named, valid, count = name_sides(shuffled, np.ones(25, bool))
+        assert count == 11 and valid.all()
+        np.testing.assert_allclose(named, rows, atol=1e-12)
+
+
+def test_a_face_found_far_off_still_gives_the_sides():
+    """The nose moved 60 degrees around the neck (a badly found face): the shoulder line keeps the sides."""
+    joints = _posed(3)
+    neck, midhip, nose = joint_index("Neck"), joint_index("MidHip"), joint_index("Nose")
+    up = (joints[neck] - joints[midhip]) / np.linalg.norm(joints[neck] - joints[midhip])
+    offset = joints[nose] - joints[neck]
+    angle = np.radians(60.0)
+    rotated = (offset * np.cos(angle) + np.cross(up, offset) * np.sin(angle)
+               + up * np.dot(up, offset) * (1 - np.cos(angle)))  # fmt: skip
+    bad = joints.copy()
+    bad[nose] = joints[neck] + rotated
+    valid = np.ones(25, bool)
+    valid[[joint_index("REar"), joint_index("LHeel")]] = False  # only the nose gives the forward direction
+    named, _, _ = name_sides(_shuffled(bad, np.random.default_rng(0)), valid)
+    for right, left in MIRROR_PAIRS:
+        for j in (right, left):
+            if valid[j]:
+                np.testing.assert_allclose(named[j], bad[j], atol=1e-12)
+
+
+def test_lone_points_turned_feet_and_no_frame():
+    """A hidden left elbow: the right one, seen in the left slot, goes back to the right. A right foot turned inwards
+    (its toes past the left ones along the left axis) is named by its ankle. Without a neck nothing is renamed."""
+    joints = rest_pose(sample_body_shape(np.random.default_rng(2))).joints  # left is +x, up +y, forward +z
+    r_el, l_el = joint_index("RElbow"), joint_index("LElbow")
+    observed = joints.copy()
+    observed[[r_el, l_el]] = observed[[l_el, r_el]]
+    valid = np.ones(25, bool)
+    valid[r_el] = False  # the slot that now holds the left elbow: hidden
+    named, named_valid, count = name_sides(observed, valid)
+    assert count == 11 and named_valid[r_el] and not named_valid[l_el]
+    np.testing.assert_allclose(named[r_el], joints[r_el])
+
+    turned = joints.copy()
+    r_ankle = joint_index("RAnkle")
+    r_toe, l_toe = joint_index("RBigToe"), joint_index("LBigToe")
+    turned[[r_ankle, joint_index("RSmallToe"), joint_index("RHeel")]] += np.array([0.0, 0.0, 0.3])  # a step forward
+    turned[r_toe] = turned[r_ankle] + np.array([0.19, -0.05, 0.1])  # its toe turned 19 cm towards the left
+    assert turned[r_toe][0] > turned[l_toe][0]
+    observed = turned.copy()
+    observed[[r_toe, l_toe]] = observed[[l_toe, r_toe]]
+    named, _, _ = name_sides(observed, np.ones(25, bool))
+    np.testing.assert_allclose(named[[r_toe, l_toe]], turned[[r_toe, l_toe]])
+
+    no_neck = np.ones(25, bool)
+    no_neck[joint_index("Neck")] = False
+    same, _, count = name_sides(observed, no_neck)
+    assert count == 0 and np.array_equal(same, observed)
 
 
 def test_pair_candidates_hand_computed():
