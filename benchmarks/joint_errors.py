@@ -18,7 +18,7 @@ mean offset in the body frame. Prints ns-eval's PSNR, SSIM, heatmap MSE and pool
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 SUMMARY = (
     ("PSNR", "psnr", ".2f"),
@@ -29,24 +29,19 @@ SUMMARY = (
 """ns-eval metrics printed above the table: (label, key, format)."""
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that pick a run's checkpoint and the unseen people it is scored on (shared by the scripts here)."""
     parser.add_argument("config", type=Path, help="the run's config.yml")
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
     parser.add_argument("--data", type=Path, default=None, help="dataset folder replacing the run's")
     parser.add_argument("--test-subjects", nargs="+", default=None, help="eval subjects replacing the run's")
     parser.add_argument("--eval-frames", nargs=3, type=int, default=None, help="start stop step of the eval frames")
-    parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
-    args = parser.parse_args(argv)
-    if not args.config.is_file():
-        parser.error(f"{args.config} is not a file: give the config.yml of a training run")
 
-    import numpy as np
-    from nerfstudio.utils.eval_utils import eval_setup
 
-    from ghnerf_ns.keypoints.error_analysis import FrameKeypoints3D, format_joint_table, joint_error_table
-    from ghnerf_ns.keypoints.keypoints3d import triangulated_keypoints
-    from ghnerf_ns.pipeline import aggregate_image_metrics
+def config_update(args: argparse.Namespace) -> Callable:
+    """``eval_setup``'s update callback for :func:`add_run_arguments`' options: another dataset folder, eval subjects
+    and frames (the training subjects stay: the folder must hold them too), and a checkpoint step (a missing one stops
+    with the steps the run holds)."""
 
     def update(config):
         parser_config = config.pipeline.datamanager.dataparser
@@ -66,7 +61,25 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             config.load_step = args.step
         return config
 
-    _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=update)
+    return update
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(parser)
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
+    args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"{args.config} is not a file: give the config.yml of a training run")
+
+    import numpy as np
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    from ghnerf_ns.keypoints.error_analysis import FrameKeypoints3D, format_joint_table, joint_error_table
+    from ghnerf_ns.keypoints.keypoints3d import triangulated_keypoints
+    from ghnerf_ns.pipeline import aggregate_image_metrics
+
+    _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=config_update(args))
     per_image, frames = pipeline._evaluate_images(None)
     estimates: Dict[str, List[FrameKeypoints3D]] = {}
     for views, gt, by_kind in pipeline.frame_estimates_3d(frames):

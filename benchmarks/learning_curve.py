@@ -41,6 +41,7 @@ COLUMNS = (
     "heatmap_mse_zero",
     "pck",
     "pck_num_joints",
+    "pck_channels",
     "mpjpe_3d",
     "mpjpe_3d_num_joints",
     "mpjpe_3d_num_missing",
@@ -222,16 +223,19 @@ def format_row(row: Dict[str, object]) -> str:
     joints = row["mpjpe_3d_num_joints"]
     missing = row["mpjpe_3d_num_missing"]
     found = "-" if isinstance(joints, float) and math.isnan(joints) else f"{int(joints)}/{int(joints) + int(missing)}"
+    per_channel = row.get("pck_channels", math.nan)
+    # keypoint-sides 3d-keypoints: the paper's per-channel PCK in brackets beside the model's
+    channels = "" if isinstance(per_channel, float) and math.isnan(per_channel) else f" ({_fmt(per_channel, 3)})"
     return (
         f"| {row['label']} | {int(row['step'])} | {_fmt(float(row['train_seconds']), 0)} | {_fmt(row['psnr'], 2)} | "
         f"{_fmt(row['ssim'], 3)} | {_fmt(row['heatmap_mse'], 5)} ({_fmt(row['heatmap_mse_zero'], 5)}) | "
-        f"{_fmt(row['pck'], 3)} | {_fmt(row['mpjpe_3d'], 0)} ({found}) | {_fmt(row['mpjpe_3d_volumetric'], 0)} | "
-        f"{_fmt(row['mpjpe_3d_triangulated'], 0)} |"
+        f"{_fmt(row['pck'], 3)}{channels} | {_fmt(row['mpjpe_3d'], 0)} ({found}) | "
+        f"{_fmt(row['mpjpe_3d_volumetric'], 0)} | {_fmt(row['mpjpe_3d_triangulated'], 0)} |"
     )
 
 
 TABLE_HEADER = (
-    "| run | step | train s | PSNR | SSIM | heatmap MSE (predict-0) | PCK@0.2 "
+    "| run | step | train s | PSNR | SSIM | heatmap MSE (predict-0) | PCK@0.2 (per channel) "
     "| mpjpe_3d mm (found) | volumetric mm | rendered-views DLT mm |\n"
     "|---|---|---|---|---|---|---|---|---|---|"
 )

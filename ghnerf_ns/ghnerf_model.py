@@ -71,6 +71,11 @@ class GHNeRFModelConfig(ModelConfig):
     source_view_inlier_fraction: float = 0.04
     """'source-views' 3D keypoints: reprojection distance within which an input view supports a joint, as a fraction
     of the input images' shorter side."""
+    keypoint_sides: Literal["channels", "3d-keypoints"] = "channels"
+    """2D keypoints of rendered views (ns-eval pck, keypoints_overlay, ghnerf-keypoints): 'channels' takes each joint
+    channel's own peak (paper 3.4); '3d-keypoints' keeps the rendered peaks but names each left/right pair by the
+    model's 3D keypoints (keypoints-3d) projected into the view (not in the paper; ns-eval then also reports the paper's
+    rule as pck_channels; see ghnerf_ns/keypoints/view_keypoints.py)."""
     source_view_sides: Literal["body-frame", "vote"] = "body-frame"
     """'source-views' 3D keypoints: how left is told from right. 'body-frame': each left/right pair is triangulated
     side-blind and named by the body's own frame (left = up x forward; not in the paper, see
@@ -87,6 +92,7 @@ class GHNeRFModel(Model):
     # command imports this module for the config's _target (ns-train nerfacto included), which needs none of them.
 
     def populate_modules(self) -> None:
+        from ghnerf_ns.keypoints.view_keypoints import FrameKeypoints3DCache
         from ghnerf_ns.render.image_renderer import EncodeCache
         from ghnerf_ns.viewer.controls import GHNeRFViewerControls
 
@@ -109,6 +115,7 @@ class GHNeRFModel(Model):
         self._targets: Dict[int, HumanImageIndex] = {}
         self._heatmap_sigma = 2.0
         self._encode_cache = EncodeCache(self.config.encode_cache_size)
+        self._frame_keypoints = FrameKeypoints3DCache()
 
     # ------------------------------------------------------------------------------------------------ wiring
     def attach_data(self, bank: SourceViewBank, targets: Dict[int, HumanImageIndex], heatmap_sigma: float) -> None:
@@ -255,10 +262,11 @@ class GHNeRFModel(Model):
         return maps, targets, valid
 
     # ------------------------------------------------------------------------------------------ whole images
-    def resolve_camera(self, camera: Cameras) -> Optional[Tuple[TargetView, List[Tuple[int, int]], str]]:
-        """Target view and source-view entries for a camera: dataset cameras use the test protocol, others the viewer's
-        subject/frame with the nearest input cameras by position (ENeRF's interactive renderer). None for a viewer
-        camera with the person's whole box behind it (a dataset camera that does not see its box is an error)."""
+    def resolve_camera(self, camera: Cameras) -> Optional[Tuple[TargetView, List[Tuple[int, int]], str, str, int]]:
+        """Target view, source-view entries, a label, the subject and the frame for a camera: dataset cameras use the
+        test protocol, others the viewer's subject/frame with the nearest input cameras by position (ENeRF's interactive
+        renderer). None for a viewer camera with the person's whole box behind it (a dataset camera that does not see
+        its box is an error)."""
         if self._bank is None:
             raise RuntimeError(
                 "the model has no SourceViewBank: build it through GHNeRFPipeline (ns-train/ns-eval/ns-viewer)"
@@ -286,7 +294,22 @@ class GHNeRFModel(Model):
             entries = self._bank.select(subject, frame, w2c.cpu().numpy(), settings.num_views, use_rotation=False)
         target = TargetView(K=K, w2c=w2c, height=height, width=width, box=box, near_far=box_near_far(box, w2c))
         label = f"{subject} frame {frame}: cameras " + ", ".join(str(self._bank.camera_of(e)) for e in entries)
-        return target, entries, label
+        return target, entries, label, subject, frame
+
+    def keypoints_2d(
+        self, heatmaps: Tensor, subject: str, frame: int, K: Tensor, w2c: Tensor, extractor: Any = None
+    ) -> Tuple[Tensor, Tensor]:
+        """``(keypoints [J, 3] pixels, found [J])`` of a rendered view of ``subject``/``frame`` (OpenCV ``K``, ``w2c``),
+        by the configured rule (``keypoint_sides``; the 3D keypoints it needs are cached per frame and weights).
+        ``extractor``: a :class:`~ghnerf_ns.keypoints.extractor.KeypointExtractor` (default: ns-eval's)."""
+        from ghnerf_ns.keypoints.extractor import keypoint_extractor
+        from ghnerf_ns.keypoints.view_keypoints import view_keypoints_2d
+
+        points_3d = None
+        if self.config.keypoint_sides == "3d-keypoints":
+            points_3d = self._frame_keypoints.get(self, subject, frame)
+        extractor = extractor or keypoint_extractor(self.config.keypoint_threshold)
+        return view_keypoints_2d(heatmaps, extractor, points_3d, K, w2c)
 
     def encode_sources(self, sources: SourceViews, box: Optional[Tensor] = None):
         """Encoded sources through the LRU cache (the human encoder and pyramid run once per view set).
@@ -322,17 +345,22 @@ class GHNeRFModel(Model):
                 channels["cse"] = self.network.config.cse_dim
             blank = {name: torch.zeros(height, width, c, device=self.device) for name, c in channels.items()}
             return viewer_outputs(blank, self.viewer_controls.snapshot(), self.config.keypoint_threshold)
-        target, entries, label = resolved
+        target, entries, label, subject, frame = resolved
         sources = self._bank.load(entries).to(self.device)
         self.viewer_controls.show_sources(label)
         raw = render_image(
             self.network, self.encode_sources(sources, target.box), target, self.config.eval_num_rays_per_chunk
         )
-        # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE for the per-image metrics.
+        # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE and 2D keypoints for the metrics.
         meta = camera.metadata or {}
         keep_raw = ROW_KEY in meta and SPLIT_KEY in meta
+        settings = self.viewer_controls.snapshot()
+        keypoints = None
+        if settings.show_keypoints or keep_raw:  # the costliest output: skipped when the viewer hides the skeleton
+            heatmaps = torch.nan_to_num(raw["heatmaps"].float())
+            keypoints = self.keypoints_2d(heatmaps, subject, frame, target.K, target.w2c)
         return viewer_outputs(
-            raw, self.viewer_controls.snapshot(), self.config.keypoint_threshold, keep_raw_maps=keep_raw
+            raw, settings, self.config.keypoint_threshold, keep_raw_maps=keep_raw, keypoints=keypoints
         )
 
     def get_image_metrics_and_images(

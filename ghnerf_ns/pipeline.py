@@ -152,7 +152,10 @@ class GHNeRFPipeline(VanillaPipeline):
                 key = (index.subjects[int(index.subject_idx[row])], int(index.frame[row]))
                 views = frames.setdefault(key, FrameViews(subject=key[0], frame=key[1]))
                 K, w2c = cameras_to_opencv(camera)
-                views.keypoints_2d.append(extractor.extract_2d(outputs["heatmaps"])[0].cpu())
+                named = outputs.get("keypoints_2d")  # the model's 2D keypoints (its left/right rule)
+                views.keypoints_2d.append(
+                    named[:, :3].cpu() if named is not None else extractor.extract_2d(outputs["heatmaps"])[0].cpu()
+                )
                 views.K.append(K.reshape(3, 3).float().cpu())
                 views.w2c.append(w2c.reshape(4, 4).float().cpu())
                 if "joints3d" in batch:
@@ -234,8 +237,9 @@ def aggregate_image_metrics(
         raise ValueError("no eval images: check the eval split (test subjects, eval frames, test cameras)")
     keys = sorted({k for m in per_image for k in m})
     out: Dict[str, Optional[float]] = {}
+    pooled = ("pck", "pck_channels")
     for key in keys:
-        if key in ("pck_correct", "pck_total"):
+        if key in [f"{name}_{part}" for name in pooled for part in ("correct", "total")]:
             continue
         values = torch.tensor([m[key] for m in per_image if key in m], dtype=torch.float64)
         values = values[torch.isfinite(values)]
@@ -244,10 +248,11 @@ def aggregate_image_metrics(
         out[key] = float(values.mean())
         if get_std:
             out[f"{key}_std"] = float(values.std()) if len(values) > 1 else 0.0
-    total = sum(m.get("pck_total", 0.0) for m in per_image)
-    if total > 0:
-        out["pck"] = sum(m.get("pck_correct", 0.0) for m in per_image) / total
-        out["pck_num_joints"] = total
+    for name in pooled:
+        total = sum(m.get(f"{name}_total", 0.0) for m in per_image)
+        if total > 0:
+            out[name] = sum(m.get(f"{name}_correct", 0.0) for m in per_image) / total
+            out[f"{name}_num_joints"] = total
     out["num_images"] = float(len(per_image))
     names = sorted({k[: -len("_num_joints")] for m in per_frame or [] for k in m if k.endswith("_num_joints")})
     for name in names:

@@ -196,7 +196,7 @@ class KeypointsCLI:
         kps, Ks, w2cs, used = [], [], [], []
         for name, view in views:
             outputs, K, w2c = self._render(pipeline, subject, frame, view)
-            keypoints, found = extractor.extract_2d(outputs["heatmaps"])
+            keypoints, found = pipeline.model.keypoints_2d(outputs["heatmaps"], subject, frame, K, w2c, extractor)
             keypoints = torch.where(found[:, None], keypoints, torch.zeros_like(keypoints)).cpu()
             path = out_dir / name / f"{frame:06d}_keypoints.json"
             path.parent.mkdir(parents=True, exist_ok=True)

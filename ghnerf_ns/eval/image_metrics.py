@@ -37,11 +37,18 @@ def image_metrics_and_images(
     # Undefined values are NaN (e.g. no valid joint in this view); the pipeline averages with nanmean.
     mse = heatmap_mse(outputs["heatmaps"], gt_heatmaps, valid)
     metrics["heatmap_mse"] = NAN if mse is None else float(mse)
-    pred_keypoints, found = keypoint_extractor(keypoint_threshold).extract_2d(outputs["heatmaps"])
-    result = pck(pred_keypoints[None], gt_keypoints[None], valid=valid[None], pred_valid=found[None])
-    metrics["pck"] = float(result.pck) if result.total > 0 else NAN
-    metrics["pck_correct"] = float(result.correct)
-    metrics["pck_total"] = float(result.total)
+    channel_keypoints, channel_found = keypoint_extractor(keypoint_threshold).extract_2d(outputs["heatmaps"])
+    scored = {"pck": (channel_keypoints, channel_found)}
+    if "keypoints_2d" in outputs:
+        # The model's own 2D keypoints (GHNeRFModel.keypoints_2d: maybe with left/right named by its 3D keypoints);
+        # pck_channels keeps the paper's rule, each channel's own peak, beside it.
+        named = outputs["keypoints_2d"].to(device)
+        scored = {"pck": (named[:, :3], named[:, 3] > 0), "pck_channels": scored["pck"]}
+    for name, (pred_keypoints, found) in scored.items():
+        result = pck(pred_keypoints[None], gt_keypoints[None], valid=valid[None], pred_valid=found[None])
+        metrics[name] = float(result.pck) if result.total > 0 else NAN
+        metrics[f"{name}_correct"] = float(result.correct)
+        metrics[f"{name}_total"] = float(result.total)
     if "cse" in outputs:
         value = cse_mse(outputs["cse"], batch["cse"].to(device)) if "cse" in batch else None
         metrics["cse_mse"] = NAN if value is None else float(value)

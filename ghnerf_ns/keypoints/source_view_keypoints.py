@@ -11,8 +11,8 @@ blurs where views disagree, where a consensus over views drops the wrong ones.
 Left and right (``--pipeline.model.source-view-sides``). A pose head learns where a wrist is long before it learns
 which wrist it is: early in training it names a left/right pair wrongly in a third of the views, or puts both labels
 on one limb. ``body-frame`` (the default) therefore treats each pair side-blind: per view, the pair's two observations
-are its channels' own peaks, or, where those coincide (closer than :data:`MIN_PAIR_SEPARATION_CELLS`, both labels on
-one limb) or one is missing, the two strongest peaks of the pair's summed map (:func:`side_blind_pair_keypoints`); the
+are its channels' own peaks, or, where those coincide (both labels on one limb) or one is missing, the two strongest
+peaks of the pair's summed map (:func:`~ghnerf_ns.keypoints.pair_naming.side_blind_pair_keypoints`); the
 consensus triangulation pairs them across views whatever their labels, and the body's own frame names the 3D points
 (:func:`~ghnerf_ns.keypoints.side_assignment.name_sides`). ``vote`` keeps the channels' peaks and names each pair by
 the views' confidence-weighted vote.
@@ -27,10 +27,10 @@ from torch import Tensor
 
 from dataparsers.body25 import BODY25_MIRROR
 from ghnerf_ns.keypoints.keypoints3d import KeypointQueryError
+from ghnerf_ns.keypoints.pair_naming import side_blind_pair_keypoints
 from ghnerf_ns.keypoints.peaks2d import extract_keypoints_2d
-from ghnerf_ns.keypoints.peaks_core import gaussian_smooth, quadratic_offsets, strongest_maxima
 from ghnerf_ns.keypoints.robust_triangulation import triangulate_robust
-from ghnerf_ns.keypoints.side_assignment import MIRROR_PAIRS, name_sides
+from ghnerf_ns.keypoints.side_assignment import name_sides
 
 SourceViewSides = Literal["body-frame", "vote"]
 
@@ -41,54 +41,6 @@ MAP_FILTER_SIGMA_CELLS = 1.0
 """Gaussian filter of the peak search on the head's maps, in map cells (the maps are at the encoder's stride)."""
 VIEWS_PER_CHUNK = 8
 """Input views encoded at once (bounds memory on rigs with many cameras)."""
-MIN_PAIR_SEPARATION_CELLS = 1.5
-"""A left/right pair's two channel peaks closer than this (map cells; 6 px at stride 4) are taken as both labels on
-one limb, and the pair's summed map is searched for two peaks at least this far apart (prototyped at 1.0 and 1.5
-cells on 40 unseen frames: the same 3D error)."""
-
-
-def side_blind_pair_keypoints(
-    maps: Float[np.ndarray, "height width num_joints"],
-    keypoints: Float[np.ndarray, "num_joints 3"],
-    filter_sigma: float,
-    threshold: float,
-    min_separation: float = MIN_PAIR_SEPARATION_CELLS,
-) -> Float[np.ndarray, "num_joints 3"]:
-    """Each left/right pair's two side-blind observations in one view (module docstring), in map cells.
-
-    Args:
-        maps: The view's heatmaps at map cells.
-        keypoints: ``(x, y, score)`` per joint from the channels' own peaks (cells; score 0: not found).
-        filter_sigma: The peak search's Gaussian filter, cells.
-        threshold: Smoothed values at or below this are background.
-        min_separation: See :data:`MIN_PAIR_SEPARATION_CELLS`.
-
-    Returns:
-        A copy of ``keypoints`` where a pair whose channel peaks coincide or miss one holds the two strongest peaks of
-        its summed map instead (sub-cell refined, score = the larger channel value at the peak's cell); labels within
-        a pair are arbitrary. A summed map with one peak keeps two found channel peaks as they are, or puts its peak
-        in the pair's first slot and leaves the other empty.
-    """
-    out = np.array(keypoints, dtype=np.float64)
-    for right, left in MIRROR_PAIRS:
-        both = out[right, 2] > 0 and out[left, 2] > 0
-        if both and np.linalg.norm(out[right, :2] - out[left, :2]) >= min_separation:
-            continue
-        summed = gaussian_smooth(maps[..., right] + maps[..., left], filter_sigma)
-        peaks = strongest_maxima(summed, threshold, min_separation)
-        if len(peaks) < 2 and both:
-            continue
-        for slot, joint in enumerate((right, left)):
-            if slot >= len(peaks):
-                out[joint] = 0.0
-                continue
-            row, col = peaks[slot]
-            offset = quadratic_offsets(summed[..., None], np.array([[row, col]]), np.array([True]))[0]
-            score = max(maps[row, col, right], maps[row, col, left])
-            out[joint] = (col + offset[1], row + offset[0], score)
-    return out
-
-
 def has_pose_head(model: torch.nn.Module) -> bool:
     """Whether the model's human encoder has the 2D pose head this estimate needs."""
     return getattr(getattr(model, "human_encoder", None), "heatmap_head", None) is not None

@@ -4,7 +4,7 @@ Every output the viewer can pick is a contiguous, finite float ``[H, W, C]`` ten
 viewer colormaps 1 channel, shows 3 as RGB, and raises on 2 channels or on degenerate (e.g. all-zero) PCA inputs.
 """
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -26,23 +26,33 @@ DEFAULT_SETTINGS = ViewerSettings(
 
 
 def viewer_outputs(
-    raw: Dict[str, Tensor], settings: Optional[ViewerSettings], keypoint_threshold: float, keep_raw_maps: bool = False
+    raw: Dict[str, Tensor],
+    settings: Optional[ViewerSettings],
+    keypoint_threshold: float,
+    keep_raw_maps: bool = False,
+    keypoints: Optional[Tuple[Tensor, Tensor]] = None,
 ) -> Dict[str, Tensor]:
     """The model's image outputs from a raw fine-level render (README.md, "Model outputs").
 
     Every output is display-safe (:func:`safe_viewer_output`): 1 or 3 float channels, contiguous, finite. ``heatmaps``
     (25 joints) and ``cse`` (embedding) are PCA-coloured here, black where PCA is undefined (e.g. all-zero heatmaps of
     an untrained model), because nerfstudio's own PCA raises on such images. With ``keep_raw_maps`` (dataset cameras:
-    ns-eval, ns-render dataset) they stay the raw multi-channel maps, which the per-image metrics need.
+    ns-eval, ns-render dataset) they stay the raw multi-channel maps, which the per-image metrics need, and
+    ``keypoints_2d`` [J, 4] = (x, y, score, found) holds the 2D keypoints the skeleton is drawn from.
+
+    ``keypoints``: the view's 2D keypoints ``(keypoints [J, 3], found [J])`` (the model's rule,
+    :meth:`~ghnerf_ns.ghnerf_model.GHNeRFModel.keypoints_2d`); None extracts each channel's own peak here.
     """
     settings = settings or DEFAULT_SETTINGS
     rgb = raw["rgb"].clamp(0.0, 1.0).contiguous()
     heatmaps = torch.nan_to_num(raw["heatmaps"].float()).contiguous()
     heatmap = heatmap_max_channel(heatmaps, settings.joint)
     overlay = rgb
-    if settings.show_keypoints:  # the extraction is the costliest output: skipped when the skeleton is hidden
-        keypoints, found = keypoint_extractor(keypoint_threshold).extract_2d(heatmaps)
-        overlay = draw_keypoints_overlay(rgb, keypoints, keypoint_threshold, valid=found)
+    if keypoints is None and (settings.show_keypoints or keep_raw_maps):
+        # The extraction is the costliest output: skipped when the skeleton is hidden (and no metric needs it).
+        keypoints = keypoint_extractor(keypoint_threshold).extract_2d(heatmaps)
+    if settings.show_keypoints and keypoints is not None:
+        overlay = draw_keypoints_overlay(rgb, keypoints[0], keypoint_threshold, valid=keypoints[1])
     out = {
         "rgb": rgb,
         "depth": raw["depth"],
@@ -56,4 +66,8 @@ def viewer_outputs(
         cse = torch.nan_to_num(raw["cse"].float()).contiguous()
         out["cse"] = cse if keep_raw_maps else pca_colours(cse)
         out["cse_rgb"] = cse_to_rgb(cse, alpha=raw["accumulation"])
-    return {name: value if value.shape[-1] > 3 else safe_viewer_output(value) for name, value in out.items()}
+    out = {name: value if value.shape[-1] > 3 else safe_viewer_output(value) for name, value in out.items()}
+    if keep_raw_maps and keypoints is not None:
+        points, found = keypoints
+        out["keypoints_2d"] = torch.cat([points[:, :3], found[:, None].to(points.dtype)], dim=-1)
+    return out

@@ -44,3 +44,29 @@ def test_joint_errors_names_a_missing_config_or_step(tiny_run: Path, tmp_path: P
     assert proc.returncode != 0 and "nope.yml is not a file" in proc.stderr
     proc = _run([str(tiny_run), "--step", "2"], tmp_path)
     assert proc.returncode != 0 and "--step 2: no such checkpoint" in proc.stderr and "holds steps [3]" in proc.stderr
+
+
+SIDES_SCRIPT = SCRIPT.parent / "source_view_sides.py"
+
+
+def test_source_view_sides_table_on_the_tiny_run(tiny_run: Path, tmp_path: Path) -> None:
+    """benchmarks/source_view_sides.py: one row per unseen subject and one for all frames, three estimates each."""
+    out = tmp_path / "sides.md"
+    args = [str(tiny_run), "--eval-frames", "0", "2", "1", "--out", str(out)]
+    proc = subprocess.run([sys.executable, str(SIDES_SCRIPT), *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert text.strip() in proc.stdout
+    assert "step 3: source-view 3D keypoints on 2 frames" in text.splitlines()[0]
+    assert "| subject | vote | body-frame | side-blind |" in text
+    rows = [line for line in text.splitlines() if line.startswith(f"| CoreView_{TEST_SUBJECTS[0]} ") or
+            line.startswith("| **all** ")]  # fmt: skip
+    assert len(rows) == 2
+    for row in rows:
+        cells = [cell.strip() for cell in row.split("|")[2:-1]]
+        cell_pattern = r"(\d+\.\d \(\d+/50, \d+% > 100 mm\)|- \(0/50\))"
+        assert len(cells) == 3 and all(re.fullmatch(cell_pattern, c) for c in cells), row
+    proc = subprocess.run([sys.executable, str(SIDES_SCRIPT), str(tmp_path / "nope.yml")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert proc.returncode != 0 and "nope.yml is not a file" in proc.stderr

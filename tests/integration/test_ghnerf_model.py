@@ -178,3 +178,44 @@ def test_source_view_keypoints_need_the_pose_head(tiny_zju):
     config.model.human_encoder = replace(config.model.human_encoder, heatmap_head=False)
     with pytest.raises(ValueError, match="heatmap-head True"):
         config.setup(device="cpu", test_mode="val")
+
+
+def test_rendered_keypoints_take_their_sides_from_the_3d_keypoints(tiny_pipeline, monkeypatch):
+    """keypoint-sides 3d-keypoints (the preset's): on a side-blind render (each wrist channel lights both wrists, its
+    own peak on the left one) the model's 2D keypoints put each wrist where the frame's 3D keypoints project, and
+    ns-eval scores them as pck beside the paper's per-channel rule (pck_channels)."""
+    from dataparsers.body25 import joint_index
+    from ghnerf_ns.model.geometry import cameras_to_opencv, project
+
+    pipe = tiny_pipeline
+    model = pipe.model
+    assert model.config.keypoint_sides == "3d-keypoints"  # the ghnerf-tiny preset
+    camera, batch = next(iter(pipe.datamanager.fixed_indices_eval_dataloader))
+    index = pipe.datamanager.eval_targets
+    row = int(batch["image_idx"])
+    subject, frame = index.subjects[int(index.subject_idx[row])], int(index.frame[row])
+    K, w2c = (m.reshape(m.shape[-2:]).float() for m in cameras_to_opencv(camera))
+    joints = batch["joints3d"].float()  # the synthetic truth stands in for the model's 3D estimate
+    monkeypatch.setattr(model._frame_keypoints, "get", lambda m, s, f: (joints, torch.ones(25, dtype=torch.bool)))
+    uv = project(joints[:, :3], K, w2c)[0]
+    rows, cols = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+
+    def blob(xy, peak):
+        return peak * torch.exp(-((cols - xy[0]) ** 2 + (rows - xy[1]) ** 2) / (2 * 1.5**2))
+
+    r_wrist, l_wrist = joint_index("RWrist"), joint_index("LWrist")
+    heatmaps = torch.zeros(64, 64, 25)
+    both = blob(uv[l_wrist], 0.8) + blob(uv[r_wrist], 0.7)
+    heatmaps[..., r_wrist] = both
+    heatmaps[..., l_wrist] = both
+    keypoints, found = model.keypoints_2d(heatmaps, subject, frame, K, w2c)
+    assert found[r_wrist] and found[l_wrist]
+    assert (keypoints[r_wrist, :2] - uv[r_wrist]).norm() < 1.0 and (keypoints[l_wrist, :2] - uv[l_wrist]).norm() < 1.0
+    monkeypatch.setattr(model.config, "keypoint_sides", "channels")
+    channels, _ = model.keypoints_2d(heatmaps, subject, frame, K, w2c)
+    assert (channels[r_wrist, :2] - uv[l_wrist]).norm() < 1.0  # the paper's rule: each channel's own peak
+    monkeypatch.undo()
+    outputs = model.get_outputs_for_camera(camera)
+    assert outputs["keypoints_2d"].shape == (25, 4)  # dataset cameras carry the 2D keypoints for the metrics
+    metrics, _ = model.get_image_metrics_and_images(outputs, batch)
+    assert {"pck", "pck_channels", "pck_correct", "pck_channels_total"} <= set(metrics)

@@ -1,54 +1,13 @@
-"""Source-view 3D keypoints: side-blind pair observations (hand-computed maps) and body-frame naming on a ring rig."""
+"""Source-view 3D keypoints: body-frame naming of a side-confused pose head on a ring rig."""
 
 import numpy as np
 import pytest
 import torch
 
-from dataparsers.body25 import BODY25_MIRROR, joint_index
-from ghnerf_ns.keypoints.source_view_keypoints import side_blind_pair_keypoints, triangulate_source_views
+from dataparsers.body25 import BODY25_MIRROR
+from ghnerf_ns.keypoints.source_view_keypoints import triangulate_source_views
 from ghnerf_ns.synth.skeleton import pose_at, sample_body_shape, sample_motion
 from tests.keypoints.test_triangulation import _project, _rig
-
-R_WRIST, L_WRIST = joint_index("RWrist"), joint_index("LWrist")
-
-
-def _blob(height: int, width: int, row: float, col: float, peak: float, sigma: float = 0.8) -> np.ndarray:
-    rows, cols = np.mgrid[0:height, 0:width]
-    return peak * np.exp(-((rows - row) ** 2 + (cols - col) ** 2) / (2 * sigma**2))
-
-
-def test_collapsed_pair_takes_the_two_peaks_of_its_summed_map():
-    """Both wrist channels peak on the right wrist (cell row 2, col 2); the left channel also has a weaker blob on the
-    left wrist (row 6, col 7). The pair's observations become (2, 2) and (6, 7), sub-cell exact for blobs centred on
-    cells, scored by the larger channel value there."""
-    maps = np.zeros((9, 10, 25))
-    maps[..., R_WRIST] = _blob(9, 10, 2, 2, 0.9)
-    maps[..., L_WRIST] = _blob(9, 10, 2, 2, 0.7) + _blob(9, 10, 6, 7, 0.5)
-    channels = np.zeros((25, 3))
-    channels[R_WRIST] = (2.0, 2.0, 0.9)  # (x, y, score) in cells
-    channels[L_WRIST] = (2.0, 2.0, 0.7)
-    out = side_blind_pair_keypoints(maps, channels, filter_sigma=0.0, threshold=0.1)
-    np.testing.assert_allclose(out[R_WRIST], (2.0, 2.0, 0.9), atol=1e-9)
-    np.testing.assert_allclose(out[L_WRIST], (7.0, 6.0, 0.5), atol=1e-3)  # the 0.9 blob adds ~1e-5 there
-    others = [j for j in range(25) if j not in (R_WRIST, L_WRIST)]
-    np.testing.assert_array_equal(out[others], channels[others])  # nothing else changes
-
-
-def test_distinct_peaks_stay_and_a_lone_peak_fills_one_slot():
-    maps = np.zeros((9, 10, 25))
-    maps[..., R_WRIST] = _blob(9, 10, 2, 2, 0.9)
-    maps[..., L_WRIST] = _blob(9, 10, 6, 7, 0.6)
-    channels = np.zeros((25, 3))
-    channels[R_WRIST] = (2.0, 2.0, 0.9)
-    channels[L_WRIST] = (7.0, 6.0, 0.6)
-    np.testing.assert_array_equal(side_blind_pair_keypoints(maps, channels, 0.0, 0.1), channels)
-    # The left channel missing and the summed map with a single peak: the peak in the first slot, the second empty.
-    maps[..., L_WRIST] = 0.0
-    channels[L_WRIST] = 0.0
-    channels[R_WRIST] = (0.0, 0.0, 0.0)  # not found by the channel search either
-    out = side_blind_pair_keypoints(maps, channels, 0.0, 0.1)
-    np.testing.assert_allclose(out[R_WRIST], (2.0, 2.0, 0.9), atol=1e-9)
-    assert out[L_WRIST, 2] == 0.0
 
 
 def _person_in_ring(seed: int) -> np.ndarray:
