@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= -c constraints-cpu.txt
 DEMO_DATA ?= demo_data/zju
 DEMO_OUT ?= demo_outputs
-DEMO_STEPS ?= 1000
+DEMO_STEPS ?= 1250
 
 .PHONY: install browser test test-fast demo clean-demo readme-images
 

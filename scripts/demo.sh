@@ -4,7 +4,7 @@
 set -euo pipefail
 DATA=${DEMO_DATA:-demo_data/zju}
 OUT=${DEMO_OUT:-demo_outputs}
-STEPS=${DEMO_STEPS:-1000}
+STEPS=${DEMO_STEPS:-1250}
 RUN="$OUT/demo/ghnerf-tiny/run"
 # 15 training people: with 3 the model memorised them and the unseen person stayed a smear (benchmarks/README.md).
 TRAIN_SUBJECTS="301 302 303 304 305 306 307 308 309 310 311 312 313 377 390"
