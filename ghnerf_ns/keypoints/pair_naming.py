@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ghnerf_ns.keypoints.peaks2d import REFERENCE_RESOLUTION
 from ghnerf_ns.keypoints.peaks_core import gaussian_smooth, quadratic_offsets, strongest_maxima
-from ghnerf_ns.keypoints.side_assignment import MIRROR_PAIRS
+from ghnerf_ns.keypoints.side_assignment import MIRROR_PAIRS, match_to_references
 
 MIN_PAIR_SEPARATION_CELLS = 1.5
 """A left/right pair's two channel peaks closer than this (map cells; 6 px at stride 4) are taken as both labels on
@@ -67,7 +67,6 @@ def side_blind_pair_keypoints(
     return out
 
 
-
 RENDERED_MIN_SEPARATION_PX = 12.0
 """Two peaks of a rendered pair map closer than this (pixels at the extractor's reference resolution, 512; scaled with
 the image like its filter: 3 px at 128) are one joint."""
@@ -88,16 +87,8 @@ def name_pairs_by_reference(
         present = [out[j].copy() for j in (right, left) if out[j, 2] > 0]
         if not present:
             continue
-        ref_r, ref_l = reference[right], reference[left]
-        if len(present) == 2:
-            a, b = present
-            keep = np.linalg.norm(a[:2] - ref_r) + np.linalg.norm(b[:2] - ref_l)
-            swap = np.linalg.norm(b[:2] - ref_r) + np.linalg.norm(a[:2] - ref_l)
-            out[right], out[left] = (a, b) if keep <= swap else (b, a)
-        else:
-            lone = present[0]
-            out[right] = out[left] = 0.0
-            out[right if np.linalg.norm(lone[:2] - ref_r) <= np.linalg.norm(lone[:2] - ref_l) else left] = lone
+        for joint, row in zip((right, left), match_to_references(present, reference[right], reference[left])):
+            out[joint] = 0.0 if row is None else row
     return out
 
 

@@ -76,6 +76,25 @@ def _pair_points(positions: np.ndarray, valid: np.ndarray, right_name: str) -> L
     return [positions[j].copy() for j in (right, BODY25_MIRROR[right]) if valid[j]]
 
 
+def match_to_references(
+    pair: List[np.ndarray], ref_right: np.ndarray, ref_left: np.ndarray
+) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """``(right, left)`` rows of a pair's one or two points (labels ignored), by the distance of their leading
+    coordinates (as many as the references have) to the right and left references: of two points, the pairing with
+    the smaller summed distance (ties keep the given order); a lone point goes to the nearer reference (ties: right)."""
+    n = len(ref_right)
+
+    def dist(row: np.ndarray, ref: np.ndarray) -> float:
+        return float(np.linalg.norm(row[:n] - ref))
+
+    if len(pair) == 2:
+        a, b = pair
+        keep = dist(a, ref_right) + dist(b, ref_left) <= dist(b, ref_right) + dist(a, ref_left)
+        return (a, b) if keep else (b, a)
+    lone = pair[0]
+    return (lone, None) if dist(lone, ref_right) <= dist(lone, ref_left) else (None, lone)
+
+
 def body_left_axis(positions: np.ndarray, valid: np.ndarray) -> Optional[np.ndarray]:
     """The person's left as a unit vector (steps 1-3 of the module docstring), or None when it cannot be formed.
 
@@ -167,13 +186,7 @@ def name_sides(
         if not (valid[parent] and valid[BODY25_MIRROR[parent]]):
             by_side(right, pair, "MidHip")
             continue
-        to_right = [float(np.linalg.norm(p[:3] - positions[parent])) for p in pair]
-        to_left = [float(np.linalg.norm(p[:3] - positions[BODY25_MIRROR[parent]])) for p in pair]
-        if len(pair) == 2:
-            keep = to_right[0] + to_left[1] <= to_right[1] + to_left[0]
-            put(right, pair[0], pair[1]) if keep else put(right, pair[1], pair[0])
-        else:
-            put(right, pair[0], None) if to_right[0] <= to_left[0] else put(right, None, pair[0])
+        put(right, *match_to_references(pair, positions[parent].copy(), positions[BODY25_MIRROR[parent]].copy()))
     return rows, valid, named
 
 
