@@ -368,4 +368,7 @@ class GHNeRFModel(Model):
     ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
         from ghnerf_ns.eval.image_metrics import image_metrics_and_images
 
-        return image_metrics_and_images(outputs, batch, self._heatmap_sigma, self.config.keypoint_threshold)
+        channel_peaks = self.config.keypoint_sides == "channels"
+        return image_metrics_and_images(
+            outputs, batch, self._heatmap_sigma, self.config.keypoint_threshold, channel_peaks
+        )

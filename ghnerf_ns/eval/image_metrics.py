@@ -16,10 +16,18 @@ NAN = float("nan")
 
 
 def image_metrics_and_images(
-    outputs: Dict[str, Tensor], batch: Dict[str, Any], heatmap_sigma: float, keypoint_threshold: float
+    outputs: Dict[str, Tensor],
+    batch: Dict[str, Any],
+    heatmap_sigma: float,
+    keypoint_threshold: float,
+    keypoints_are_channel_peaks: bool = True,
 ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
     """ENeRF's human protocol (PSNR in the projected box, SSIM/LPIPS on its crop) plus heatmap, keypoint and CSE
-    metrics for one eval image, and side-by-side images (prediction | ground truth) for logging and ns-eval."""
+    metrics for one eval image, and side-by-side images (prediction | ground truth) for logging and ns-eval.
+
+    ``outputs["keypoints_2d"]`` (the model's 2D keypoints, where given) are scored as ``pck``; ``pck_channels`` scores
+    each heatmap channel's own peak, the paper's rule, which is those same keypoints when
+    ``keypoints_are_channel_peaks`` (--pipeline.model.keypoint-sides channels) and is extracted here otherwise."""
     device = outputs["rgb"].device
     pred = outputs["rgb"]
     gt = batch["image"].to(device)
@@ -37,13 +45,17 @@ def image_metrics_and_images(
     # Undefined values are NaN (e.g. no valid joint in this view); the pipeline averages with nanmean.
     mse = heatmap_mse(outputs["heatmaps"], gt_heatmaps, valid)
     metrics["heatmap_mse"] = NAN if mse is None else float(mse)
-    channel_keypoints, channel_found = keypoint_extractor(keypoint_threshold).extract_2d(outputs["heatmaps"])
-    scored = {"pck": (channel_keypoints, channel_found)}
     if "keypoints_2d" in outputs:
         # The model's own 2D keypoints (GHNeRFModel.keypoints_2d: maybe with left/right named by its 3D keypoints);
         # pck_channels keeps the paper's rule, each channel's own peak, beside it.
         named = outputs["keypoints_2d"].to(device)
-        scored = {"pck": (named[:, :3], named[:, 3] > 0), "pck_channels": scored["pck"]}
+        model_keypoints = (named[:, :3], named[:, 3] > 0)
+        channel_keypoints = model_keypoints
+        if not keypoints_are_channel_peaks:
+            channel_keypoints = keypoint_extractor(keypoint_threshold).extract_2d(outputs["heatmaps"])
+        scored = {"pck": model_keypoints, "pck_channels": channel_keypoints}
+    else:
+        scored = {"pck": keypoint_extractor(keypoint_threshold).extract_2d(outputs["heatmaps"])}
     for name, (pred_keypoints, found) in scored.items():
         result = pck(pred_keypoints[None], gt_keypoints[None], valid=valid[None], pred_valid=found[None])
         metrics[name] = float(result.pck) if result.total > 0 else NAN
