@@ -69,7 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from dataparsers.body25 import BODY25_MIRROR
     from ghnerf_ns.keypoints.source_view_keypoints import (
         has_pose_head,
-        source_view_keypoints_2d,
+        keypoints_from_maps,
+        source_view_maps,
         triangulate_source_views,
     )
 
@@ -90,10 +91,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             continue
         truth = np.load(truth_file)[:, :3]
         errors = per_subject.setdefault(subject, {kind: [] for kind in ESTIMATES})
+        maps, K, w2c, side = source_view_maps(model, subject, frame)  # the pose head runs once for both rules
         for sides, side_blind in (("vote", False), ("body-frame", True)):
-            keypoints, K, w2c, side = source_view_keypoints_2d(
-                model, subject, frame, config.keypoint_threshold, side_blind=side_blind
-            )
+            keypoints = keypoints_from_maps(maps, model.human_encoder.stride, config.keypoint_threshold, side_blind)
             points, valid = triangulate_source_views(
                 keypoints, K, w2c, config.source_view_inlier_fraction * side, config.keypoint_threshold, sides
             )

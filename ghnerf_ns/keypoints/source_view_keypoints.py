@@ -18,7 +18,7 @@ consensus triangulation pairs them across views whatever their labels, and the b
 the views' confidence-weighted vote.
 """
 
-from typing import Literal, Tuple
+from typing import List, Literal, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -41,20 +41,20 @@ MAP_FILTER_SIGMA_CELLS = 1.0
 """Gaussian filter of the peak search on the head's maps, in map cells (the maps are at the encoder's stride)."""
 VIEWS_PER_CHUNK = 8
 """Input views encoded at once (bounds memory on rigs with many cameras)."""
+
+
 def has_pose_head(model: torch.nn.Module) -> bool:
     """Whether the model's human encoder has the 2D pose head this estimate needs."""
     return getattr(getattr(model, "human_encoder", None), "heatmap_head", None) is not None
 
 
 @torch.no_grad()
-def source_view_keypoints_2d(
-    model: torch.nn.Module, subject: str, frame: int, threshold: float, side_blind: bool = False
-) -> Tuple[
-    Float[Tensor, "num_views num_joints 3"], Float[Tensor, "num_views 3 3"], Float[Tensor, "num_views 4 4"], int
-]:
-    """The pose head's 2D keypoints ``(x, y, score)`` (pixels of the input images) on every input camera of the
-    subject/frame, with the cameras' ``K`` and ``w2c``; the last value is the images' shorter side (pixels).
-    ``side_blind``: each left/right pair's observations from :func:`side_blind_pair_keypoints` (labels arbitrary)."""
+def source_view_maps(
+    model: torch.nn.Module, subject: str, frame: int
+) -> Tuple[List[Float[Tensor, "num_joints h w"]], Float[Tensor, "num_views 3 3"], Float[Tensor, "num_views 4 4"], int]:
+    """The pose head's heatmaps (CPU, at the encoder's stride; one per view, as views of different sizes differ) on
+    every input camera of the subject/frame, with the cameras' ``K`` and ``w2c``; the last value is the images'
+    shorter side (pixels)."""
     from ghnerf_ns.render.image_renderer import human_features_for
 
     if not has_pose_head(model):
@@ -69,26 +69,47 @@ def source_view_keypoints_2d(
             f"subject {subject} frame {frame} has {len(pool)} input camera(s) (missing images?); triangulation needs 2"
         )
     box = torch.from_numpy(bank.box(subject, frame)).to(model.device).float()
-    stride = encoder.stride
-    keypoints, Ks, w2cs, side = [], [], [], None
+    maps: List[Tensor] = []
+    Ks, w2cs, side = [], [], None
     for start in range(0, len(pool), VIEWS_PER_CHUNK):
         sources = bank.load(pool[start : start + VIEWS_PER_CHUNK]).to(model.device)
         side = min(sources.hw) if side is None else min(side, *sources.hw)
-        heatmaps = human_features_for(encoder, sources, box).heatmaps  # [V, J, h, w]
-        for view_maps in heatmaps:
-            maps = view_maps.permute(1, 2, 0)
-            kp, found = extract_keypoints_2d(maps, MAP_FILTER_SIGMA_CELLS, threshold, subpixel=True)
-            kp = torch.cat([kp[:, :2], torch.where(found, kp[:, 2], torch.zeros_like(kp[:, 2]))[:, None]], -1)
-            if side_blind:
-                maps_np = maps.detach().to("cpu", torch.float64).numpy()
-                kp = torch.from_numpy(
-                    side_blind_pair_keypoints(maps_np, kp.cpu().double().numpy(), MAP_FILTER_SIGMA_CELLS, threshold)
-                ).to(kp)
-            # Cell (i, j) holds pixel (s j + (s - 1) / 2, s i + (s - 1) / 2) (the encoders' cell convention).
-            keypoints.append(torch.cat([kp[:, :2] * stride + (stride - 1) / 2.0, kp[:, 2:]], -1))
+        maps.extend(human_features_for(encoder, sources, box).heatmaps.cpu())  # [V, J, h, w]
         Ks.append(sources.K)
         w2cs.append(sources.w2c)
-    return torch.stack(keypoints).cpu(), torch.cat(Ks).cpu(), torch.cat(w2cs).cpu(), int(side)
+    return maps, torch.cat(Ks).cpu(), torch.cat(w2cs).cpu(), int(side)
+
+
+def keypoints_from_maps(
+    maps: Sequence[Float[Tensor, "num_joints h w"]], stride: int, threshold: float, side_blind: bool = False
+) -> Float[Tensor, "num_views num_joints 3"]:
+    """2D keypoints ``(x, y, score)`` (pixels of the input images; score 0: not found) of each view's pose-head maps at
+    the encoder's ``stride``. ``side_blind``: each left/right pair's observations from
+    :func:`~ghnerf_ns.keypoints.pair_naming.side_blind_pair_keypoints` (labels arbitrary)."""
+    keypoints = []
+    for view_maps in maps:
+        cells = view_maps.permute(1, 2, 0)
+        kp, found = extract_keypoints_2d(cells, MAP_FILTER_SIGMA_CELLS, threshold, subpixel=True)
+        kp = torch.cat([kp[:, :2], torch.where(found, kp[:, 2], torch.zeros_like(kp[:, 2]))[:, None]], -1)
+        if side_blind:
+            cells_np = cells.detach().to("cpu", torch.float64).numpy()
+            kp = torch.from_numpy(
+                side_blind_pair_keypoints(cells_np, kp.cpu().double().numpy(), MAP_FILTER_SIGMA_CELLS, threshold)
+            ).to(kp)
+        # Cell (i, j) holds pixel (s j + (s - 1) / 2, s i + (s - 1) / 2) (the encoders' cell convention).
+        keypoints.append(torch.cat([kp[:, :2] * stride + (stride - 1) / 2.0, kp[:, 2:]], -1))
+    return torch.stack(keypoints)
+
+
+def source_view_keypoints_2d(
+    model: torch.nn.Module, subject: str, frame: int, threshold: float, side_blind: bool = False
+) -> Tuple[
+    Float[Tensor, "num_views num_joints 3"], Float[Tensor, "num_views 3 3"], Float[Tensor, "num_views 4 4"], int
+]:
+    """:func:`keypoints_from_maps` of :func:`source_view_maps`: the 2D keypoints on every input camera of the
+    subject/frame, with the cameras' ``K`` and ``w2c`` and the images' shorter side (pixels)."""
+    maps, K, w2c, side = source_view_maps(model, subject, frame)
+    return keypoints_from_maps(maps, model.human_encoder.stride, threshold, side_blind), K, w2c, side
 
 
 def triangulate_source_views(
