@@ -29,17 +29,32 @@ SUMMARY = (
 """ns-eval metrics printed above the table: (label, key, format)."""
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that pick a run's checkpoint and the unseen people it is scored on (shared by the scripts here)."""
+def parse_run_arguments(doc: str, argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """The options shared by the scripts here: the run's checkpoint, the unseen people it is scored on, and where the
+    table goes; a config that is not a file stops with a clear message."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", type=Path, help="the run's config.yml")
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
     parser.add_argument("--data", type=Path, default=None, help="dataset folder replacing the run's")
     parser.add_argument("--test-subjects", nargs="+", default=None, help="eval subjects replacing the run's")
     parser.add_argument("--eval-frames", nargs=3, type=int, default=None, help="start stop step of the eval frames")
+    parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
+    args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"{args.config} is not a file: give the config.yml of a training run")
+    return args
+
+
+def print_and_write(text: str, out: Optional[Path]) -> None:
+    """Print the table and, with ``--out``, write it there too."""
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
 
 
 def config_update(args: argparse.Namespace) -> Callable:
-    """``eval_setup``'s update callback for :func:`add_run_arguments`' options: another dataset folder, eval subjects
+    """``eval_setup``'s update callback for :func:`parse_run_arguments`' options: another dataset folder, eval subjects
     and frames (the training subjects stay: the folder must hold them too), and a checkpoint step (a missing one stops
     with the steps the run holds)."""
 
@@ -65,12 +80,7 @@ def config_update(args: argparse.Namespace) -> Callable:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser)
-    parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
-    args = parser.parse_args(argv)
-    if not args.config.is_file():
-        parser.error(f"{args.config} is not a file: give the config.yml of a training run")
+    args = parse_run_arguments(__doc__, argv)
 
     import numpy as np
     from nerfstudio.utils.eval_utils import eval_setup
@@ -101,10 +111,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         + "\n\n"
         + format_joint_table(tables, list(estimates))
     )
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_and_write(text, args.out)
 
 
 if __name__ == "__main__":

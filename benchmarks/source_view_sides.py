@@ -19,7 +19,6 @@ Prints one markdown row per subject and one for all frames: mean error (mm), joi
 more than 100 mm off (also written to ``--out``).
 """
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -55,14 +54,9 @@ def _row(name: str, errors: Dict[str, List[np.ndarray]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    from joint_errors import add_run_arguments, config_update
+    from joint_errors import config_update, parse_run_arguments, print_and_write
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser)
-    parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
-    args = parser.parse_args(argv)
-    if not args.config.is_file():
-        parser.error(f"{args.config} is not a file: give the config.yml of a training run")
+    args = parse_run_arguments(__doc__, argv)
 
     from nerfstudio.utils.eval_utils import eval_setup
 
@@ -114,11 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         *[_row(subject, errors) for subject, errors in per_subject.items()],
         _row("**all**", pooled),
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_and_write("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":
