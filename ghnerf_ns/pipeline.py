@@ -131,7 +131,6 @@ class GHNeRFPipeline(VanillaPipeline):
         frames: Dict[Tuple[str, int], FrameViews] = {}
         loader = self.datamanager.fixed_indices_eval_dataloader
         index = self.datamanager.eval_targets
-        extractor = keypoint_extractor(self.model.config.keypoint_threshold)
         if output_path is not None:
             output_path.mkdir(parents=True, exist_ok=True)
         with Progress(
@@ -152,10 +151,8 @@ class GHNeRFPipeline(VanillaPipeline):
                 key = (index.subjects[int(index.subject_idx[row])], int(index.frame[row]))
                 views = frames.setdefault(key, FrameViews(subject=key[0], frame=key[1]))
                 K, w2c = cameras_to_opencv(camera)
-                named = outputs.get("keypoints_2d")  # the model's 2D keypoints (its left/right rule)
-                views.keypoints_2d.append(
-                    named[:, :3].cpu() if named is not None else extractor.extract_2d(outputs["heatmaps"])[0].cpu()
-                )
+                # The model's 2D keypoints of this view (its left/right rule; dataset cameras always carry them).
+                views.keypoints_2d.append(outputs["keypoints_2d"][:, :3].cpu())
                 views.K.append(K.reshape(3, 3).float().cpu())
                 views.w2c.append(w2c.reshape(4, 4).float().cpu())
                 if "joints3d" in batch:
