@@ -1,9 +1,17 @@
 """``ghnerf-synth``: write synthetic multi-view human datasets in the exact ZJU-MoCap, RenderPeople or EasyMocap layout.
 
-    ghnerf-synth zju --out data/zju_synth --subjects 313 386 --frames 10 --cameras 12 --resolution 128
-    ghnerf-synth renderpeople --out data/rp_synth --subjects 4 --poses 10 --cameras 36 --resolution 128
-    ghnerf-synth easymocap --out data/em_synth --subjects 4 --frames 4 --cameras 8 --resolution 128 \\
-        --mixed-sizes --no-smpl
+Examples (``ghnerf-synth <layout> --help`` lists the options of each layout):
+
+    ghnerf-synth zju --out data/zju_synth && ns-train ghnerf-tiny --data data/zju_synth
+    ghnerf-synth zju --out data/zju_val --subjects 301 302 --frames 8 --cameras 24
+    ghnerf-synth renderpeople --out data/rp_synth --num-subjects 4 --frames 10 --cameras 36
+    ghnerf-synth easymocap --out data/em_synth --num-subjects 4 --frames 4 --cameras 8 --mixed-sizes --no-smpl
+
+``ghnerf-synth zju`` writes by default the eight people of the paper's split, which the zju-mocap-data dataparser
+reads by default (train 315 377 387 390 393 394, test 313 386), at ghnerf-tiny's 128 px; other ids need
+``zju-mocap-data --train-subjects ... --test-subjects ...`` in ns-train. In every layout ``--subjects`` takes ids
+(an id, with ``--seed``, fixes a person and names its folder) and ``--num-subjects N`` is a count (the ids 0..N-1,
+zero-padded); ``--frames``, ``--cameras``, ``--resolution`` and ``--seed`` mean the same everywhere.
 
 Also runnable as ``python -m ghnerf_ns.cli.synth``.
 """

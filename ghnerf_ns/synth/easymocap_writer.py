@@ -1,8 +1,8 @@
 """Writes synthetic humans in the EasyMocap / EasyVolcap multi-view layout (one sequence per subject).
 
-Per sequence ``subject_<i:02d>/``: ``intri.yml`` (names, K_<cam>, dist_<cam>) and ``extri.yml`` (R_<cam> Rodrigues,
-Rot_<cam>, T_<cam> in metres) as OpenCV FileStorage, ``images/<cam>/<frame:06d>.jpg``, masks in
-``masks/<cam>/`` (or ``mask/``, png or jpg), OpenPose ``openpose/<cam>/<frame:06d>_keypoints.json``, CSE
+Per sequence ``subject_<id>/`` (``id`` from ``--subjects``): ``intri.yml`` (names, K_<cam>, dist_<cam>) and
+``extri.yml`` (R_<cam> Rodrigues, Rot_<cam>, T_<cam> in metres) as OpenCV FileStorage, ``images/<cam>/<frame:06d>.jpg``,
+masks in ``masks/<cam>/`` (or ``mask/``, png or jpg), OpenPose ``openpose/<cam>/<frame:06d>_keypoints.json``, CSE
 ``cse/<cam>/<frame:06d>.npy``, optionally SMPL-role surface points ``vertices/<frame:06d>.npy``, and synthetic-only
 ground truth ``ghnerf_synth/joints3d/<frame:06d>.npy`` and ``ghnerf_synth/vertices/<frame:06d>.npy``.
 
@@ -13,13 +13,13 @@ views, and sequences without SMPL.
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Literal, Tuple
+from typing import Callable, Dict, List, Literal, Optional, Tuple
 
 import numpy as np
 
 from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME
 from dataparsers.openpose_json import openpose_document
-from ghnerf_ns.synth.common import check_common, progress_bar
+from ghnerf_ns.synth.common import check_common, progress_bar, subject_ids
 from ghnerf_ns.synth.files import write_gray_jpeg, write_jpeg, write_json, write_npy, write_png
 from ghnerf_ns.synth.render import SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import RigCamera, make_ring_rig
@@ -32,17 +32,29 @@ WORLD_FROM_BODY: Dict[str, np.ndarray] = {
 """Rotation from the body-model frame (+y up) to a world frame whose vertical axis is the key."""
 PORTRAIT_EVERY = 3
 """With mixed sizes, every third camera (0, 3, 6, ...) is a portrait phone; the others are landscape."""
+DEFAULT_SUBJECTS: Tuple[str, ...] = ("00", "01")
+"""Ids written without --subjects or --num-subjects."""
+ID_DIGITS = 2
+"""--num-subjects N writes the ids 00, 01, ... (two digits, as the default ids)."""
+FOLDER_PREFIX = "subject_"
+"""A sequence's folder is ``subject_<id>``."""
 
 
 @dataclass
 class EasyMocapSynthConfig:
-    """Options of ``ghnerf-synth easymocap``: synthetic subjects as EasyMocap sequences (intri.yml, extri.yml,
-    images/)."""
+    """``ghnerf-synth easymocap``: synthetic people as EasyMocap sequences (intri.yml, extri.yml, images/). Example:
+    ``ghnerf-synth easymocap --out data/em_synth --num-subjects 4 --frames 4 --cameras 8 --mixed-sizes --no-smpl``
+    writes four sequences subject_00..subject_03 with phone-sized views and no SMPL."""
 
     out: Path
-    """Output folder; one sequence ``subject_<i:02d>/`` per subject and ``GHNERF_SYNTH.txt`` are written inside it."""
-    subjects: int = 2
-    """Number of subjects (sequences). Subject i is the same person for a seed."""
+    """Output folder; one sequence ``subject_<id>/`` per subject and ``GHNERF_SYNTH.txt`` are written inside it."""
+    subjects: Tuple[str, ...] = DEFAULT_SUBJECTS
+    """Ids of the people to write, in every subcommand; here the sequence of id 00 is subject_00. An id, with --seed,
+    fixes the person. easymocap-data tests the last sequence (in natural order) and trains on the others unless
+    given --train-subjects/--test-subjects."""
+    num_subjects: Optional[int] = None
+    """A count instead of ids, in every subcommand: write N people with the numbered ids 00, 01, ... Give --subjects
+    or this."""
     frames: int = 10
     """Frames per subject."""
     cameras: int = 12
@@ -86,9 +98,14 @@ class EasyMocapSynthConfig:
     """Show a progress bar."""
 
 
-def subject_folder(index: int) -> str:
-    """Folder name of the i-th synthetic sequence."""
-    return f"subject_{index:02d}"
+def subject_folder(sid: str) -> str:
+    """Folder name of the synthetic sequence with id ``sid``."""
+    return f"{FOLDER_PREFIX}{sid}"
+
+
+def easymocap_subject_ids(cfg: EasyMocapSynthConfig) -> List[str]:
+    """The subject ids that ``cfg`` writes (``--subjects`` or ``--num-subjects``), checked."""
+    return subject_ids(cfg.subjects, cfg.num_subjects, DEFAULT_SUBJECTS, ID_DIGITS, FOLDER_PREFIX)
 
 
 def camera_sizes(cfg: EasyMocapSynthConfig) -> List[Tuple[int, int]]:
@@ -101,10 +118,9 @@ def camera_sizes(cfg: EasyMocapSynthConfig) -> List[Tuple[int, int]]:
 
 
 def write_easymocap(cfg: EasyMocapSynthConfig) -> Path:
-    """Writes ``cfg.subjects`` EasyMocap sequences under ``cfg.out``; returns ``cfg.out``."""
-    if cfg.subjects < 1:
-        raise ValueError(f"--subjects must be at least 1 (got {cfg.subjects}).")
-    check_common("frames", cfg.resolution, cfg.cameras, cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality)
+    """Writes one EasyMocap sequence per subject of ``cfg`` under ``cfg.out``; returns ``cfg.out``."""
+    sids = easymocap_subject_ids(cfg)
+    check_common(cfg.resolution, cfg.cameras, cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality)
     if cfg.fps <= 0 or cfg.camera_radius < 1.0 or cfg.num_surface_points < 1:
         raise ValueError("--fps must be positive, --camera-radius at least 1 m, --num-surface-points at least 1.")
     if not 0 <= cfg.missing_views <= cfg.frames * cfg.cameras - 2 * cfg.frames:
@@ -113,8 +129,8 @@ def write_easymocap(cfg: EasyMocapSynthConfig) -> Path:
         )
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    folders = [subject_folder(i) for i in range(cfg.subjects)]
-    with progress_bar(cfg.subjects * cfg.frames * cfg.cameras, "ghnerf-synth easymocap", cfg.progress) as advance:
+    folders = [subject_folder(sid) for sid in sids]
+    with progress_bar(len(sids) * cfg.frames * cfg.cameras, "ghnerf-synth easymocap", cfg.progress) as advance:
         for folder in folders:
             _write_subject(cfg, folder, out / folder, advance)
     (out / "GHNERF_SYNTH.txt").write_text(_summary(cfg, folders))
@@ -208,7 +224,7 @@ def _summary(cfg: EasyMocapSynthConfig, folders: List[str]) -> str:
     sizes = sorted(set(camera_sizes(cfg)))
     return (
         "Synthetic EasyMocap-layout dataset written by ghnerf-synth (procedural humans, not real captures).\n"
-        f"Seed: {cfg.seed}. Sequences: {cfg.subjects}. Frames: {cfg.frames}. "
+        f"Seed: {cfg.seed}. Sequences: {len(folders)}. Frames: {cfg.frames}. "
         f"Cameras: {cfg.cameras} (named 01, 02, ...). "
         f"Image sizes (WxH): {', '.join(f'{w}x{h}' for w, h in sizes)}. World up axis: {cfg.up} (metres). Lens "
         f"distortion: {'yes' if cfg.distortion else 'no'}. Missing views per sequence: {cfg.missing_views}.\n"

@@ -1,38 +1,52 @@
 """Writes synthetic humans in the SHERF RenderPeople layout (``human_list.txt`` + one folder per subject).
 
-Per subject ``seq_<i:06d>-rp_synth_<i:04d>_rigged_001/``: ``cameras.json`` (K, world-to-camera R, T in metres, no
-distortion), ``img/camera<c:04d>/<pose:04d>.jpg``, ``mask/...png``, ``outputs_re_fitting/refit_smpl_2nd.npz``
-(``['smpl'].item()``: betas, global_orient, body_pose, transl), OpenPose JSON keypoints
-``openpose/camera<c:04d>/<pose:04d>_keypoints.json``, CSE ``cse/camera<c:04d>/<pose:04d>.npy`` and synthetic-only
-ground truth ``ghnerf_synth/joints3d/<pose:06d>.npy`` and ``ghnerf_synth/vertices/<pose:06d>.npy``.
+Per subject ``seq_<i:06d>-rp_synth_<id>_rigged_001/`` (``i`` its line in ``human_list.txt``, ``id`` its
+``--subjects`` id; SHERF's real folders read ``seq_000000-rp_aaron_rigged_001``): ``cameras.json`` (K,
+world-to-camera R, T in metres, no distortion), ``img/camera<c:04d>/<pose:04d>.jpg``, ``mask/...png``,
+``outputs_re_fitting/refit_smpl_2nd.npz`` (``['smpl'].item()``: betas, global_orient, body_pose, transl), OpenPose JSON
+keypoints ``openpose/camera<c:04d>/<pose:04d>_keypoints.json``, CSE ``cse/camera<c:04d>/<pose:04d>.npy`` and
+synthetic-only ground truth ``ghnerf_synth/joints3d/<pose:06d>.npy`` and ``ghnerf_synth/vertices/<pose:06d>.npy``.
+A pose is SHERF's name for a frame: ``--frames`` sets how many, as in the other subcommands.
 World frame: metres, +y up, floor at y = 0, the person near the origin.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME
 from dataparsers.openpose_json import openpose_document
-from ghnerf_ns.synth.common import check_common, progress_bar
+from ghnerf_ns.synth.common import check_common, progress_bar, subject_ids
 from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_npz_deterministic, write_png
 from ghnerf_ns.synth.render import FrameState, SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import make_ring_rig
 from ghnerf_ns.synth.skeleton import BodyShape, rot_z
 
+DEFAULT_SUBJECTS: Tuple[str, ...] = ("0000", "0001", "0002", "0003")
+"""Ids written without --subjects or --num-subjects."""
+ID_DIGITS = 4
+"""--num-subjects N writes the ids 0000, 0001, ... (four digits, as the default ids)."""
+
 
 @dataclass
 class RenderPeopleSynthConfig:
-    """Options of ``ghnerf-synth renderpeople``: synthetic subjects in the SHERF RenderPeople layout."""
+    """``ghnerf-synth renderpeople``: synthetic people in the SHERF RenderPeople layout. Example: ``ghnerf-synth
+    renderpeople --out data/rp_synth --num-subjects 6 --frames 10 --cameras 36 --resolution 256`` writes six people
+    (ids 0000..0005, one per line of human_list.txt)."""
 
     out: Path
     """Output folder (the ``RenderPeople_recon/<date>`` level): ``human_list.txt`` and one folder per subject."""
-    subjects: int = 4
-    """Number of subjects; subject i is ``seq_<i:06d>-rp_synth_<i:04d>_rigged_001`` (same person for a seed)."""
-    poses: int = 10
-    """Poses per subject."""
+    subjects: Tuple[str, ...] = DEFAULT_SUBJECTS
+    """Ids of the people to write, in every subcommand; here the i-th id names the folder
+    ``seq_<i:06d>-rp_synth_<id>_rigged_001`` (line i of human_list.txt). An id, with --seed, fixes the person.
+    renderpeople-data splits by line: the first --num-train-subjects train, the next --num-test-subjects test."""
+    num_subjects: Optional[int] = None
+    """A count instead of ids, in every subcommand: write N people with the numbered ids 0000, 0001, ... Give
+    --subjects or this."""
+    frames: int = 10
+    """Frames (SHERF's poses) per subject; renderpeople-data's --train-poses/--eval-poses index them."""
     cameras: int = 36
     """Cameras per subject, on an ideal ring (no distortion)."""
     resolution: int = 512
@@ -44,7 +58,7 @@ class RenderPeopleSynthConfig:
     seed: int = 0
     """Random seed. The same seed gives byte-identical arrays, npz and JSON."""
     fps: float = 5.0
-    """Poses per second of the synthetic motion (lower gives more different consecutive poses)."""
+    """Frames (poses) per second of the synthetic motion (lower gives more different consecutive poses)."""
     camera_radius: float = 3.0
     """Distance of the cameras from the person's vertical axis, metres."""
     num_surface_points: int = 6890
@@ -55,22 +69,27 @@ class RenderPeopleSynthConfig:
     """Show a progress bar."""
 
 
-def subject_folder(index: int) -> str:
-    """Folder name of the i-th synthetic subject, in SHERF's naming scheme."""
-    return f"seq_{index:06d}-rp_synth_{index:04d}_rigged_001"
+def subject_folder(index: int, sid: str) -> str:
+    """Folder name of the synthetic subject with id ``sid`` on line ``index`` of human_list.txt (SHERF's scheme)."""
+    return f"seq_{index:06d}-rp_synth_{sid}_rigged_001"
+
+
+def rp_subject_ids(cfg: RenderPeopleSynthConfig) -> List[str]:
+    """The subject ids that ``cfg`` writes (``--subjects`` or ``--num-subjects``), checked."""
+    # No folder-prefix check: the folder is not prefix + id, and "seq_..." is a valid (if odd) id.
+    return subject_ids(cfg.subjects, cfg.num_subjects, DEFAULT_SUBJECTS, ID_DIGITS)
 
 
 def write_renderpeople(cfg: RenderPeopleSynthConfig) -> Path:
-    """Writes ``cfg.subjects`` subjects in the SHERF RenderPeople layout under ``cfg.out``; returns ``cfg.out``."""
-    if cfg.subjects < 1:
-        raise ValueError(f"--subjects must be at least 1 (got {cfg.subjects}).")
-    check_common("poses", cfg.resolution, cfg.cameras, cfg.poses, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality)
+    """Writes the subjects of ``cfg`` in the SHERF RenderPeople layout under ``cfg.out``; returns ``cfg.out``."""
+    sids = rp_subject_ids(cfg)
+    check_common(cfg.resolution, cfg.cameras, cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality)
     if cfg.fps <= 0 or cfg.camera_radius < 1.0 or cfg.num_surface_points < 1:
         raise ValueError("--fps must be positive, --camera-radius at least 1 m, --num-surface-points at least 1.")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    folders = [subject_folder(i) for i in range(cfg.subjects)]
-    with progress_bar(cfg.subjects * cfg.poses * cfg.cameras, "ghnerf-synth renderpeople", cfg.progress) as advance:
+    folders = [subject_folder(i, sid) for i, sid in enumerate(sids)]
+    with progress_bar(len(sids) * cfg.frames * cfg.cameras, "ghnerf-synth renderpeople", cfg.progress) as advance:
         for folder in folders:
             _write_subject(cfg, folder, out / folder, advance)
     (out / "human_list.txt").write_text("\n".join(folders) + "\n")
@@ -91,7 +110,7 @@ def _write_subject(cfg: RenderPeopleSynthConfig, folder: str, root: Path, advanc
     write_json(root / "cameras.json", cameras_json)
     rays = [camera_rays(cam, cfg.cse_downscale) for cam in rig]
     states: List[FrameState] = []
-    for pose in range(cfg.poses):
+    for pose in range(cfg.frames):
         state = scene.frame(pose)
         states.append(state)
         write_npy(
@@ -157,9 +176,9 @@ def smpl_like_params(shape: BodyShape, states: List[FrameState]) -> Dict[str, np
 def _summary(cfg: RenderPeopleSynthConfig, folders: List[str]) -> str:
     return (
         "Synthetic RenderPeople-layout (SHERF) dataset written by ghnerf-synth (procedural humans, not real scans).\n"
-        f"Seed: {cfg.seed}. Subjects: {cfg.subjects}. Poses: {cfg.poses}. Cameras: {cfg.cameras} (ideal pinholes, no "
-        f"distortion). Resolution: {cfg.resolution}x{cfg.resolution}. CSE dim: {cfg.cse_dim} at 1/{cfg.cse_downscale} "
-        "resolution.\n"
+        f"Seed: {cfg.seed}. Subjects: {len(folders)}. Poses (frames): {cfg.frames}. Cameras: {cfg.cameras} (ideal "
+        f"pinholes, no distortion). Resolution: {cfg.resolution}x{cfg.resolution}. CSE dim: {cfg.cse_dim} at "
+        f"1/{cfg.cse_downscale} resolution.\n"
         "World frame: metres, +y up, floor at y = 0; cameras.json R is world-to-camera, T in metres.\n"
         "Subjects (human_list.txt):\n"
         + "".join(f"  {f}\n" for f in folders)

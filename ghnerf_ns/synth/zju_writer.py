@@ -22,7 +22,7 @@ import numpy as np
 
 from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIRNAME
 from dataparsers.openpose_json import openpose_document
-from ghnerf_ns.synth.common import check_common, check_subject_ids, progress_bar
+from ghnerf_ns.synth.common import check_common, progress_bar, subject_ids
 from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_png
 from ghnerf_ns.synth.render import SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import ZJU_WORLD_FROM_BODY, RigCamera, make_ring_rig
@@ -31,22 +31,43 @@ STYLE_313_SUBJECTS = ("313", "315")
 """Subjects that the real release ships in the 313 style (``style="auto"``)."""
 CAMERA_NUMBERS_313: Tuple[int, ...] = tuple(range(1, 20)) + (22, 23)
 """Folder numbers of the 21 cameras of 313/315 (``Camera (20)`` and ``Camera (21)`` do not exist)."""
+PAPER_SUBJECTS: Tuple[str, ...] = ("313", "315", "377", "386", "387", "390", "393", "394")
+"""The eight people of the paper's ZJU-MoCap split: train 315 377 387 390 393 394, test 313 386. They are the
+zju-mocap-data dataparser's default --train-subjects/--test-subjects (tests/cli/test_synth.py checks that the two
+agree), so ``ghnerf-synth zju --out D`` and then ``ns-train ghnerf-tiny --data D`` need no split options."""
+ID_DIGITS = 3
+"""--num-subjects N writes the ids 000, 001, ...: three digits, like the real release's 313..394."""
+FOLDER_PREFIX = "CoreView_"
+"""A subject's folder is ``CoreView_<id>``."""
 
 
 @dataclass
 class ZJUSynthConfig:
-    """Options of ``ghnerf-synth zju``: synthetic subjects written as ZJU-MoCap ``CoreView_<id>`` folders."""
+    """``ghnerf-synth zju``: synthetic people written as ZJU-MoCap ``CoreView_<id>`` folders. Example: ``ghnerf-synth
+    zju --out data/zju_synth`` writes the eight people of the paper's split in seconds, ready for ``ns-train
+    ghnerf-tiny --data data/zju_synth``; ``ghnerf-synth zju --out data/zju_val --subjects 301 302 --frames 8 --cameras
+    24`` writes two other people."""
 
     out: Path
     """Output folder; ``CoreView_<id>/`` for each subject and ``GHNERF_SYNTH.txt`` are written inside it."""
-    subjects: Tuple[str, ...] = ("313", "386")
-    """Subject ids. Each id (with the seed) fixes the person's body, clothes and motion."""
-    frames: int = 10
-    """Frames per subject."""
+    subjects: Tuple[str, ...] = PAPER_SUBJECTS
+    """Ids of the people to write, in every subcommand; here the folder of id 313 is CoreView_313. An id, with --seed,
+    fixes the person's body, clothes and motion. The default is the paper's split, which is what the zju-mocap-data
+    dataparser reads by default (train 315 377 387 390 393 394, test 313 386). With other ids, choose the split in
+    ns-train: ``zju-mocap-data --train-subjects ... --test-subjects ...``."""
+    num_subjects: Optional[int] = None
+    """A count instead of ids, in every subcommand: write N people with the numbered ids 000, 001, ... (not the
+    paper's, so pass ``zju-mocap-data --train-subjects/--test-subjects`` to ns-train). Give --subjects or this."""
+    frames: int = 4
+    """Frames per subject. Few by default so that the default dataset is written in seconds (zju-mocap-data trains on
+    every frame and evaluates frames 0, 100, ...: frame 0 here)."""
     cameras: Optional[int] = None
-    """Cameras per subject (a ring around the person). None: 21 for the 313 style, 23 for the b23 style."""
-    resolution: int = 512
-    """Image width = height in pixels (the real release is 1024x1024)."""
+    """Cameras per subject (a ring around the person). None: the real release's counts, 21 for the 313 style and 23
+    for the b23 style: their even cameras, zju-mocap-data's default input views, are about 30 degrees apart, as
+    ghnerf-tiny needs (with 12 cameras its renders stay blurred: benchmarks/README.md, "The 24-camera rig")."""
+    resolution: int = 128
+    """Image width = height in pixels: 128 is ghnerf-tiny's working resolution; the other presets work at 512 (the
+    real release is 1024x1024)."""
     distortion: bool = True
     """Give each camera OpenCV lens distortion (k1, k2, p1, p2, k3) like the real rig, applied when rendering."""
     style: Literal["auto", "b23", "313"] = "auto"
@@ -128,23 +149,26 @@ def stored_cameras(rig: List[RigCamera], style: str) -> Tuple[Dict[str, List[Any
     return cams, exact
 
 
+def zju_subject_ids(cfg: ZJUSynthConfig) -> List[str]:
+    """The subject ids that ``cfg`` writes (``--subjects`` or ``--num-subjects``), checked."""
+    return subject_ids(cfg.subjects, cfg.num_subjects, PAPER_SUBJECTS, ID_DIGITS, FOLDER_PREFIX)
+
+
 def write_zju(cfg: ZJUSynthConfig) -> Path:
-    """Writes ``cfg.subjects`` as ZJU-MoCap ``CoreView_<id>`` folders under ``cfg.out``; returns ``cfg.out``."""
-    check_subject_ids(cfg.subjects)
-    styles = {sid: resolve_style(cfg.style, sid) for sid in cfg.subjects}
-    counts = {sid: num_cameras_for(cfg, styles[sid]) for sid in cfg.subjects}
-    for sid in cfg.subjects:
-        check_common(
-            "frames", cfg.resolution, counts[sid], cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality
-        )
+    """Writes the subjects of ``cfg`` as ZJU-MoCap ``CoreView_<id>`` folders under ``cfg.out``; returns ``cfg.out``."""
+    sids = zju_subject_ids(cfg)
+    styles = {sid: resolve_style(cfg.style, sid) for sid in sids}
+    counts = {sid: num_cameras_for(cfg, styles[sid]) for sid in sids}
+    for sid in sids:
+        check_common(cfg.resolution, counts[sid], cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality)
     if cfg.fps <= 0 or cfg.num_surface_points < 1:
         raise ValueError("--fps must be positive and --num-surface-points at least 1.")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    total = sum(counts[sid] * cfg.frames for sid in cfg.subjects)
+    total = sum(counts[sid] * cfg.frames for sid in sids)
     with progress_bar(total, "ghnerf-synth zju", cfg.progress) as advance:
-        for sid in cfg.subjects:
-            _write_subject(cfg, sid, styles[sid], counts[sid], out / f"CoreView_{sid}", advance)
+        for sid in sids:
+            _write_subject(cfg, sid, styles[sid], counts[sid], out / f"{FOLDER_PREFIX}{sid}", advance)
     _write_summary(cfg, out, styles, counts)
     return out
 
@@ -218,7 +242,7 @@ def _write_summary(cfg: ZJUSynthConfig, out: Path, styles: Dict[str, str], count
         f"CSE dim: {cfg.cse_dim} at 1/{cfg.cse_downscale} resolution.",
         "Subjects:",
     ]
-    lines += [f"  CoreView_{sid}: style {styles[sid]}, {counts[sid]} cameras" for sid in cfg.subjects]
+    lines += [f"  {FOLDER_PREFIX}{sid}: style {styles[sid]}, {counts[sid]} cameras" for sid in styles]
     lines += [
         "Native-layout files: annots.npy, camera folders (images), mask/ (b23 only), mask_cihp/, vertices/.",
         "Synthetic-only ground truth: ghnerf_synth/joints3d/, cse/, openpose/ (optional); see ghnerf_synth/README.txt.",

@@ -75,7 +75,7 @@ def test_dataparser_options_choose_subjects_and_resolution(run: Path, capture: P
 def test_easymocap_capture_folder_or_single_sequence(run: Path, tmp_path: Path):
     """EasyMocap layout (the ns-train subcommand easymocap-data): every sequence of a folder, or the one given."""
     data = tmp_path / "em"
-    write_easymocap(EasyMocapSynthConfig(out=data, subjects=2, frames=1, cameras=4, resolution=64, mixed_sizes=True,
+    write_easymocap(EasyMocapSynthConfig(out=data, num_subjects=2, frames=1, cameras=4, resolution=64, mixed_sizes=True,
                                          progress=False))  # fmt: skip
     sequences = tuple(sorted(p.name for p in data.iterdir() if (p / "intri.yml").is_file()))
     assert len(sequences) == 2

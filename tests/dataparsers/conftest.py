@@ -34,7 +34,7 @@ def zju_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three RenderPeople subjects, 2 poses, 4 cameras (SHERF layout)."""
     out = tmp_path_factory.mktemp("rp")
-    write_renderpeople(RenderPeopleSynthConfig(out=out, subjects=3, poses=2, cameras=4, resolution=64, seed=0))
+    write_renderpeople(RenderPeopleSynthConfig(out=out, num_subjects=3, frames=2, cameras=4, resolution=64, seed=0))
     return out
 
 
@@ -44,7 +44,7 @@ def em_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     2 frames, one missing view per sequence."""
     out = tmp_path_factory.mktemp("easymocap")
     write_easymocap(
-        EasyMocapSynthConfig(out=out, subjects=3, frames=2, cameras=6, resolution=96, mixed_sizes=True, up="+z",
+        EasyMocapSynthConfig(out=out, num_subjects=3, frames=2, cameras=6, resolution=96, mixed_sizes=True, up="+z",
                              smpl=False, missing_views=1, seed=0, progress=False)
     )  # fmt: skip
     return out

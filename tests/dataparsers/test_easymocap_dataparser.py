@@ -222,7 +222,7 @@ def test_no_sequence_and_unknown_subjects(em_root: Path, tmp_path: Path) -> None
 
 
 def test_mask_folder_and_jpeg_masks(tmp_path: Path) -> None:
-    config = EasyMocapSynthConfig(out=tmp_path / "jpg", subjects=1, frames=1, cameras=4, resolution=64,
+    config = EasyMocapSynthConfig(out=tmp_path / "jpg", num_subjects=1, frames=1, cameras=4, resolution=64,
                                   mask_folder="mask", mask_format="jpg", seed=1, progress=False)  # fmt: skip
     root = write_easymocap(config)
     out = parse(root / "subject_00", test_view_ids=(3,))

@@ -41,7 +41,7 @@ PORTRAIT_TEST_CAMERA = "3"
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("capture") / "new_capture"
-    run_cli(["ghnerf-synth", "easymocap", "--out", str(out), "--subjects", "2", "--frames", "2", "--cameras", "4",
+    run_cli(["ghnerf-synth", "easymocap", "--out", str(out), "--num-subjects", "2", "--frames", "2", "--cameras", "4",
              "--resolution", "96", "--mixed-sizes", "--up", "+z", "--missing-views", "1", "--no-progress"],
             cwd=out.parent)  # fmt: skip
     return out

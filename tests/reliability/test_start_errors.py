@@ -145,7 +145,7 @@ def _assert_one_clear_line(proc, *parts: str) -> None:
 @pytest.fixture(scope="module")
 def synth_rp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rel_rp") / "rp"
-    write_renderpeople(RenderPeopleSynthConfig(out=out, subjects=3, poses=2, cameras=4, resolution=64, seed=0))
+    write_renderpeople(RenderPeopleSynthConfig(out=out, num_subjects=3, frames=2, cameras=4, resolution=64, seed=0))
     return out
 
 

@@ -13,6 +13,6 @@ def zju_config(out: Path, **overrides) -> ZJUSynthConfig:
 
 
 def rp_config(out: Path, **overrides) -> RenderPeopleSynthConfig:
-    options = dict(out=out, subjects=2, poses=2, cameras=4, resolution=64, seed=0, progress=False)
+    options = dict(out=out, num_subjects=2, frames=2, cameras=4, resolution=64, seed=0, progress=False)
     options.update(overrides)
     return RenderPeopleSynthConfig(**options)

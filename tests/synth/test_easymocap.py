@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def config(out: Path, **overrides) -> EasyMocapSynthConfig:
-    options = dict(out=out, subjects=1, frames=2, cameras=4, resolution=64, seed=0, progress=False)
+    options = dict(out=out, num_subjects=1, frames=2, cameras=4, resolution=64, seed=0, progress=False)
     options.update(overrides)
     return EasyMocapSynthConfig(**options)
 
@@ -68,7 +68,7 @@ def test_same_seed_byte_identical(tmp_path: Path) -> None:
 
 
 def test_cli_and_option_errors(tmp_path: Path) -> None:
-    args = ["easymocap", "--out", str(tmp_path / "c"), "--subjects", "2", "--frames", "1", "--cameras", "3",
+    args = ["easymocap", "--out", str(tmp_path / "c"), "--num-subjects", "2", "--frames", "1", "--cameras", "3",
             "--resolution", "48", "--mixed-sizes", "--no-smpl", "--up", "+z", "--mask-folder", "mask",
             "--mask-format", "jpg", "--no-progress"]  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "ghnerf_ns.cli.synth", *args], cwd=REPO, capture_output=True,
@@ -78,5 +78,5 @@ def test_cli_and_option_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "c" / "subject_00" / "vertices").exists()
     with pytest.raises(ValueError, match="--missing-views"):
         write_easymocap(config(tmp_path / "d", missing_views=7))
-    with pytest.raises(ValueError, match="--subjects"):
-        write_easymocap(config(tmp_path / "d", subjects=0))
+    with pytest.raises(ValueError, match="--num-subjects"):
+        write_easymocap(config(tmp_path / "d", num_subjects=0))
