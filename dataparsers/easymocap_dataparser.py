@@ -53,8 +53,9 @@ class EasyMocapDataParserConfig(HumanDataParserConfig):
     train_subjects: Tuple[str, ...] = ()
     """Sequences (sub-folder names) of the training split; empty = every sequence that is not a test subject."""
     test_subjects: Tuple[str, ...] = ()
-    """Unseen sequences of the val/test split; empty = the last one in natural order. A subject in both splits (a
-    single sequence) trains without its test cameras, and a warning says the test person was seen in training."""
+    """Unseen sequences of the test split (and of the val split without --val-subjects); empty = the last one in natural
+    order. A subject in both splits (a single sequence) trains without its test cameras, and a warning says the test
+    person was seen in training."""
     train_frames: Tuple[int, int, int] = (0, -1, 1)
     """(start, end, step) over each sequence's frames (sorted image names) for training; end -1 = through the last."""
     eval_frames: Tuple[int, int, int] = (0, -1, 30)
@@ -112,17 +113,20 @@ class EasyMocapDataParser(HumanDataParser):
                 f"{tree.root}: no intri.yml at its root or in any sub-folder; --data must be an EasyMocap sequence "
                 "(intri.yml, extri.yml, images/<camera>/<frame>.jpg) or a folder of such sequences"
             )
-        self._check_names(tree.root, cfg.train_subjects + cfg.test_subjects, everyone)
+        self._check_names(tree.root, cfg.train_subjects + cfg.test_subjects + cfg.val_subjects, everyone)
         tests = list(cfg.test_subjects) or everyone[-1:]
-        trains = list(cfg.train_subjects) or [s for s in everyone if s not in tests] or tests
-        self._test_subjects = tests
-        seen = sorted(set(trains) & set(tests), key=natural_key)
+        vals = list(cfg.val_subjects) or tests
+        held_out = set(tests) | set(vals)
+        trains = list(cfg.train_subjects) or [s for s in everyone if s not in held_out] or tests
+        self._test_subjects = sorted(held_out, key=natural_key)
+        evaluated = vals if split == "val" else tests
+        seen = sorted(set(trains) & set(evaluated), key=natural_key)
         if seen and not training:
             CONSOLE.print(
-                f"[bold yellow]Warning: test subject(s) {', '.join(seen)} also train (their test cameras do not): "
-                "val/test metrics measure new views of a seen person, not generalization to unseen people"
+                f"[bold yellow]Warning: {split} subject(s) {', '.join(seen)} also train (their test cameras do not): "
+                f"{split} metrics measure new views of a seen person, not generalization to unseen people"
             )
-        return trains if training else tests
+        return trains if training else evaluated
 
     @staticmethod
     def _check_names(root: Path, wanted: Tuple[str, ...], everyone: List[str]) -> None:

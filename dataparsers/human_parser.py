@@ -39,6 +39,10 @@ class HumanDataParserConfig(DataParserConfig):
     """Metres added around the triangulated joints (hands, head and feet reach past the joints)."""
     allow_symlinks_outside_root: bool = False
     """Follow symlinks inside the dataset whose target is outside the root (refused by default)."""
+    val_subjects: Tuple[str, ...] = ()
+    """Unseen subjects of the val split: the validation people that ns-train's evaluations and
+    benchmarks/learning_curve.py score, so that options are tuned on them and never on the test people ns-eval
+    reports (the test split). Empty = the val split is the test split."""
 
 
 @dataclass
@@ -133,7 +137,9 @@ class HumanDataParser(DataParser):
         estimators: Dict[int, PersonBoxEstimator] = {}
         description = data.smpl_label
         if need:
-            estimator, estimated = self._estimator(tree, subject, data, parts, need)
+            # Input cameras only: the box bounds every prediction (cost volumes, rendered region, PSNR's region), so
+            # the test cameras' own keypoints or masks never shape a test view's prediction.
+            estimator, estimated = self._estimator(tree, subject, data, [data.sources], need)
             estimators[s_idx] = estimator
             description = estimated if len(need) == len(frames) else f"{data.smpl_label}, else {estimated}"
             if use_smpl and data.smpl_missing:

@@ -136,6 +136,8 @@ class RenderPeopleDataParser(HumanDataParser):
         if training:
             wanted = everyone[: cfg.num_train_subjects]
             option = "num_train_subjects"
+        elif split == "val" and cfg.val_subjects:
+            wanted, option = list(cfg.val_subjects), "val_subjects"
         else:
             end = len(everyone) if cfg.num_test_subjects <= 0 else cfg.num_train_subjects + cfg.num_test_subjects
             wanted = everyone[cfg.num_train_subjects : end]

@@ -63,7 +63,7 @@ class ZJUMocapDataParserConfig(HumanDataParserConfig):
     )  # fmt: skip
     """Subjects of the training split ("315" is accepted for "CoreView_315")."""
     test_subjects: Tuple[str, ...] = ("CoreView_313", "CoreView_386")
-    """Unseen subjects of the val/test split (never used for training)."""
+    """Unseen subjects of the test split (ns-eval) and, without --val-subjects, of the val split (never trained on)."""
     train_frames: Tuple[int, int, int] = (0, 600, 1)
     """(start, end, step) over annots['ims'] for training; end -1 = through the last frame (ENeRF: frames 0..599)."""
     # ENeRF parity: frames [0, 600, 1] for training and every 100th for testing (configs/enerf/zjumocap/*.yaml).
@@ -109,6 +109,8 @@ class ZJUMocapDataParser(HumanDataParser):
         cfg = self.config
         option = "train_subjects" if training else "test_subjects"
         wanted = cfg.train_subjects if training else cfg.test_subjects
+        if split == "val" and cfg.val_subjects:
+            option, wanted = "val_subjects", cfg.val_subjects
         return resolve_subjects(tree.root, wanted, zju_subject_name, option, split)
 
     def _subject(self, tree: DatasetTree, subject: str, s_idx: int, training: bool) -> SubjectData:

@@ -19,10 +19,11 @@ from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 from nerfstudio.data.datasets.base_dataset import InputDataset
 
-from dataparsers.human_common import TARGETS_KEY, HumanImageIndex, opencv_to_nerfstudio_c2w
+from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, HumanImageIndex, opencv_to_nerfstudio_c2w
 from ghnerf_ns.data.image_loading import load_view, working_camera
 from ghnerf_ns.data.keypoint_source import read_keypoints
 from ghnerf_ns.keypoints.heatmap_targets import joint_validity
+from ghnerf_ns.keypoints.metrics import DEFAULT_TORSO
 from ghnerf_ns.model.geometry import box_mask
 
 SPLIT_KEY = "ghnerf_split"
@@ -78,6 +79,8 @@ class HumanImageDataset(InputDataset):
         outputs.mask_filenames = None
         super().__init__(outputs)
         self.index: HumanImageIndex = dataparser_outputs.metadata[TARGETS_KEY]
+        self._metadata = dataparser_outputs.metadata
+        self._joints3d_cache: Dict = {}
         self.resolution = resolution
         self.split_id = split_id
         self.with_cse = with_cse
@@ -123,4 +126,35 @@ class HumanImageDataset(InputDataset):
             path = self.index.joints3d_files.get(key)
             if path is not None:
                 data["joints3d"] = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
+        data["torso_diameter"] = torch.tensor(self._torso_diameter(row, view.keypoints, view.K, view.w2c, data))
         return data
+
+    def _torso_diameter(self, row: int, keypoints: np.ndarray, K: np.ndarray, w2c: np.ndarray, data: Dict) -> float:
+        """PCK's scale where the view's own annotation lacks a torso joint (occluded): the distance between the frame's
+        3D ground-truth torso joints projected into the view (the synthetic ``joints3d``, else the annotated 2D
+        keypoints of every camera of the frame triangulated). NaN where the annotation has both joints (PCK uses
+        them) or no 3D torso is known (the image is then excluded from PCK and counted)."""
+        a, b = DEFAULT_TORSO
+        if keypoints[a, 2] > 0 and keypoints[b, 2] > 0:
+            return float("nan")
+        joints3d = data.get("joints3d")
+        if joints3d is None:
+            joints3d = self._annotated_joints3d(int(self.index.subject_idx[row]), int(self.index.frame[row]))
+        if not (joints3d[a, 3] > 0 and joints3d[b, 3] > 0):
+            return float("nan")
+        cam = joints3d[[a, b], :3].double().numpy() @ w2c[:3, :3].T.astype(np.float64) + w2c[:3, 3]
+        if (cam[:, 2] <= 0).any():
+            return float("nan")
+        uv = cam[:, :2] / cam[:, 2:] * np.diag(K)[:2] + K[:2, 2]
+        return float(np.linalg.norm(uv[0] - uv[1]))
+
+    def _annotated_joints3d(self, subject_idx: int, frame: int) -> torch.Tensor:
+        """The frame's annotated 2D keypoints of all its cameras (test and input) triangulated, cached per frame."""
+        from ghnerf_ns.keypoints.keypoints3d import annotated_joints3d
+
+        key = (subject_idx, frame)
+        if key not in self._joints3d_cache:
+            sources = self._metadata.get(SOURCES_KEY)
+            indices = [self.index] + ([sources] if sources is not None and sources is not self.index else [])
+            self._joints3d_cache[key] = annotated_joints3d(indices, self.index.subjects[subject_idx], frame)
+        return self._joints3d_cache[key]

@@ -33,3 +33,18 @@ def read_keypoints_checked(index: HumanImageIndex, row: int) -> Tuple[np.ndarray
         keypoints[use] = teacher[use]
         no_person = not bool(use.any())
     return keypoints, no_person
+
+
+OCCLUDED_CONFIDENCE = 0.5
+"""Confidence given to an occluded joint that keeps its position (:func:`with_occluded_positions`)."""
+
+
+def with_occluded_positions(keypoints: np.ndarray) -> np.ndarray:
+    """(25, 3) keypoints where every occluded joint whose annotation still places it (confidence 0 at a finite position
+    other than the (0, 0) of an undetected OpenPose joint; ghnerf-synth writes every joint's projection) gets
+    confidence :data:`OCCLUDED_CONFIDENCE`: a 2D target at the position the joint projects to, behind the body."""
+    out = keypoints.copy()
+    placed = np.isfinite(out[:, :2]).all(axis=-1) & (np.abs(out[:, :2]).sum(axis=-1) > 0)
+    out[(out[:, 2] <= 0) & placed, 2] = OCCLUDED_CONFIDENCE
+    return out
+

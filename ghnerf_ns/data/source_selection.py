@@ -8,6 +8,9 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+ALL_VIEWS = 0
+"""``num_views`` value meaning every input camera of the frame (the target's own camera excluded)."""
+
 
 def nearest_source_views(
     target_c2w: np.ndarray,
@@ -25,7 +28,7 @@ def nearest_source_views(
     Args:
         target_c2w: (3, 4) or (4, 4) camera-to-world of the target.
         pool_c2w: (P, 3, 4) or (P, 4, 4) camera-to-world of the candidate source cameras.
-        num_views: how many source views to return.
+        num_views: how many source views to return; 0 (:data:`ALL_VIEWS`) = every pool camera but ``exclude``.
         exclude: position in the pool of the target itself (a training target never conditions on its own image).
         use_rotation: ENeRF filters by rotation for dataset cameras; its interactive viewer uses position only.
 
@@ -36,6 +39,8 @@ def nearest_source_views(
     order = np.argsort(centre_dist, kind="stable")
     if exclude is not None:
         order = order[order != exclude]
+    if num_views <= 0:  # every input camera (ALL_VIEWS), nearest first
+        return [int(i) for i in order]
     if not use_rotation:
         return [int(i) for i in order[:num_views]]
     rot_dist = np.linalg.norm(pool_c2w[:, :3, :3] - target_c2w[None, :3, :3], axis=(1, 2))

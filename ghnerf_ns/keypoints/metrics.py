@@ -6,7 +6,9 @@ which diagonal GHNeRF used is not published, so it is configurable). Counting ru
 
 - a ground-truth joint counts only if it is valid (confidence ``> gt_conf_threshold``, finite, and the optional
   ``valid`` mask); the paper excludes joints missing from the ground truth (supplementary, "missing data");
-- an image whose torso joints are not both valid (or coincide) has no scale and is excluded entirely
+- the torso diameter comes from the ground truth of the image's torso joints where both are annotated; a caller may
+  pass it instead (``torso_diameter``: ns-eval projects the frame's 3D ground truth where a torso joint is occluded,
+  so that no image is dropped for an occluded shoulder or hip). An image without any scale is excluded entirely
   (``images_excluded``);
 - a missing prediction for a counted ground-truth joint is *wrong*, not excluded (otherwise predicting nothing would
   score 100%). A prediction is missing when ``pred_valid`` is False, its coordinates are non-finite, or (for
@@ -65,6 +67,7 @@ def pck(
     torso: Tuple[int, int] = DEFAULT_TORSO,
     pred_valid: Optional[Bool[Tensor, "num_images num_joints"]] = None,
     gt_conf_threshold: float = 0.0,
+    torso_diameter: Optional[Float[Tensor, " num_images"]] = None,
 ) -> PCKResult:
     """PCK@alpha with the torso diameter; see the module docstring for every counting rule.
 
@@ -76,6 +79,8 @@ def pck(
         torso: Joint pair whose ground-truth distance is the torso diameter.
         pred_valid: Which predictions exist (e.g. from the peak extraction); None = use scores/finiteness.
         gt_conf_threshold: Ground-truth joints with confidence ``<=`` this are missing.
+        torso_diameter: Each image's torso diameter in pixels where the annotated torso joints do not give one (NaN:
+            none either); None = the annotated torso joints only.
     """
     if pred.shape[-1] not in (2, 3):
         raise ValueError(f"pred must be [N, J, 2] or [N, J, 3], got {tuple(pred.shape)}")
@@ -88,6 +93,11 @@ def pck(
         gt_ok = gt_ok & valid
     diameter = (gt[:, a, :2] - gt[:, b, :2]).norm(dim=-1)
     scaled = gt_ok[:, a] & gt_ok[:, b] & (diameter > 0)
+    if torso_diameter is not None:
+        given = torso_diameter.to(diameter)
+        usable = ~scaled & torch.isfinite(given) & (given > 0)
+        diameter = torch.where(usable, given, diameter)
+        scaled = scaled | usable
     counted = gt_ok & scaled[:, None]
     pred_ok = _pred_validity(pred, pred_valid)
     dist = (torch.nan_to_num(pred[..., :2]) - torch.nan_to_num(gt[..., :2])).norm(dim=-1)

@@ -66,6 +66,13 @@ def test_neighbours_are_adjacent_cameras_on_the_ring():
     assert sorted(got) == [4, 6]
 
 
+def test_zero_views_means_every_input_camera_but_the_target_nearest_first():
+    c2ws = zju_rig_c2w()
+    got = nearest_source_views(c2ws[5], c2ws, 0, exclude=5)
+    d = np.linalg.norm(c2ws[:, :3, 3] - c2ws[5, :3, 3], axis=-1)
+    assert got == [i for i in np.argsort(d, kind="stable") if i != 5] and len(got) == 22
+
+
 def test_position_only_rule_for_viewer_cameras():
     c2ws = zju_rig_c2w()
     target = c2ws[7].copy()

@@ -87,6 +87,14 @@ def test_splits(zju_root: Path, train: str, test: str) -> None:
     assert (centres >= aabb[0] - 1e-5).all() and (centres <= aabb[1] + 1e-5).all()
 
 
+def test_val_subjects_are_the_val_split_and_test_subjects_the_test_split(zju_root: Path) -> None:
+    options = dict(train_subjects=("313",), test_subjects=("386",), eval_frames=(0, -1, 1))
+    assert parse(zju_root, "val", **options).metadata[TARGETS_KEY].subjects == ["CoreView_386"]  # no val people
+    options["val_subjects"] = ("313",)
+    assert parse(zju_root, "val", **options).metadata[TARGETS_KEY].subjects == ["CoreView_313"]
+    assert parse(zju_root, "test", **options).metadata[TARGETS_KEY].subjects == ["CoreView_386"]
+
+
 def test_eval_frames_default_every_100th(zju_root: Path) -> None:
     out = parse(zju_root, "val", test_subjects=("386",))
     assert set(out.metadata[TARGETS_KEY].frame.tolist()) == {0}  # ENeRF parity: frames 0, 100, ... (2 exist)
@@ -237,3 +245,20 @@ def test_missing_vertices_found_at_parse_time_and_kpts2d_box_takes_over(zju_root
     message = r"no way to locate the person.*CoreView_386/vertices/0\.npy is missing"
     with pytest.raises(DatasetFormatError, match=message):
         parse(root, train_subjects=("386",), mask_folder="none", box_source="masks")
+
+
+def test_eval_box_comes_from_the_input_cameras_only(zju_root: Path, copy_dataset) -> None:
+    """Without SMPL the person's box is triangulated from keypoints: only the input cameras' may count, so that a test
+    camera's own annotation never shapes its prediction (the box bounds the cost volumes and the rendered region)."""
+    options = dict(train_subjects=("313",), test_subjects=("386",), eval_frames=(0, -1, 1), box_source="keypoints")
+    before = parse(zju_root, "test", **options).metadata[TARGETS_KEY]
+    root = copy_dataset(zju_root)
+    annots = load_annots(root, "CoreView_386")
+    for frame in annots["ims"]:
+        kpts = np.array(frame["kpts2d"])
+        kpts[1::2, :, :2] += 25.0  # every odd (test) camera's keypoints moved far off
+        frame["kpts2d"] = kpts
+    save_annots(root, "CoreView_386", annots)
+    after = parse(root, "test", **options).metadata[TARGETS_KEY]
+    for row in range(len(before)):
+        np.testing.assert_allclose(after.box(row), before.box(row), atol=1e-9)

@@ -74,3 +74,16 @@ def test_mpjpe_hand_case():
     assert res3.mpjpe_mm == pytest.approx(5.0) and res3.num_joints == 3
     batched = mpjpe_mm(torch.stack([pred, pred]), torch.stack([gt, gt]))
     assert batched.mpjpe_mm == pytest.approx(7.5) and batched.num_joints == 4
+
+
+def test_pck_takes_a_given_torso_diameter_where_a_torso_joint_is_occluded():
+    gt = torch.stack([_gt_image(), _gt_image(), _gt_image()])
+    gt[1, 9, 2] = 0.0  # RHip occluded in image 1: its annotation gives no scale
+    gt[2, 5, 2] = 0.0  # LShoulder occluded in image 2, and no given diameter either
+    pred = gt[..., :2].clone()
+    pred[:, 0, 0] += 15.0  # 15 px off
+    # Image 0 keeps its own annotated diameter (50 px, threshold 10: wrong) even though a diameter is given; image 1
+    # scales with the given 100 px (threshold 20: correct); image 2 has none (NaN) and is excluded.
+    res = pck(pred, gt, torso_diameter=torch.tensor([100.0, 100.0, float("nan")]))
+    assert res.images_used == 2 and res.images_excluded == 1
+    assert res.total == 25 + 24 and res.correct == 24 + 24
