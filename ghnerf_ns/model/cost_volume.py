@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
 
+from ghnerf_ns.model.geometry import full, full_precision
+
 
 def _homogeneous_projection(K: Float[Tensor, "*bs 3 3"], w2c: Float[Tensor, "*bs 4 4"]) -> Float[Tensor, "*bs 4 4"]:
     """``[[K R, K t], [0, 0, 0, 1]]``: world point -> (u z, v z, z, 1)."""
@@ -41,21 +43,25 @@ def plane_sweep_grid(
         depth_values: camera z-depth (metres) of each plane at each target pixel.
     """
     num_planes, height, width = depth_values.shape
-    # ENeRF parity (get_proj_mats/homo_warp): src = R [u, v, 1] + T / d with (R | T) = P_src P_tgt^-1, integer grid.
-    proj = _homogeneous_projection(K_src, w2c_src)[:, :3] @ torch.linalg.inv(_homogeneous_projection(K_tgt, w2c_tgt))
-    R, T = proj[:, :, :3], proj[:, :, 3]
-    v, u = torch.meshgrid(
-        torch.arange(height, device=depth_values.device, dtype=depth_values.dtype),
-        torch.arange(width, device=depth_values.device, dtype=depth_values.dtype),
-        indexing="ij",
-    )
-    uv1 = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # (h, w, 3)
-    rotated = torch.einsum("vij,hwj->vhwi", R, uv1)[:, None]  # (V, 1, h, w, 3)
-    src = rotated + T[:, None, None, None, :] / depth_values[None, ..., None]
-    # ENeRF parity: the perspective division clamps z at 1e-6 (points behind a source camera land far outside).
-    xy = src[..., :2] / torch.clamp_min(src[..., 2:], 1e-6)
-    scale = xy.new_tensor([(src_width - 1) / 2.0, (src_height - 1) / 2.0])
-    return xy / scale - 1.0
+    with full_precision():  # a homography in half precision misplaces the warped features by pixels
+        depth_values = full(depth_values)
+        K_src, w2c_src, K_tgt, w2c_tgt = (full(m).to(depth_values) for m in (K_src, w2c_src, K_tgt, w2c_tgt))
+        # ENeRF parity (get_proj_mats/homo_warp): src = R [u, v, 1] + T / d with (R | T) = P_src P_tgt^-1.
+        inverse = torch.linalg.inv(_homogeneous_projection(K_tgt, w2c_tgt))
+        proj = _homogeneous_projection(K_src, w2c_src)[:, :3] @ inverse
+        R, T = proj[:, :, :3], proj[:, :, 3]
+        v, u = torch.meshgrid(
+            torch.arange(height, device=depth_values.device, dtype=depth_values.dtype),
+            torch.arange(width, device=depth_values.device, dtype=depth_values.dtype),
+            indexing="ij",
+        )
+        uv1 = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # (h, w, 3)
+        rotated = torch.einsum("vij,hwj->vhwi", R, uv1)[:, None]  # (V, 1, h, w, 3)
+        src = rotated + T[:, None, None, None, :] / depth_values[None, ..., None]
+        # ENeRF parity: the perspective division clamps z at 1e-6 (points behind a source camera land far outside).
+        xy = src[..., :2] / torch.clamp_min(src[..., 2:], 1e-6)
+        scale = xy.new_tensor([(src_width - 1) / 2.0, (src_height - 1) / 2.0])
+        return xy / scale - 1.0
 
 
 def warp_source_features(

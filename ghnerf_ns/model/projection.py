@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from ghnerf_ns.model.geometry import camera_centers, scale_intrinsics
+from ghnerf_ns.model.geometry import camera_centers, full, full_precision, scale_intrinsics
 
 MapConvention = Literal["enerf", "cells"]
 
@@ -64,18 +64,22 @@ def sample_source_maps(
         K_map = K
     else:
         raise ValueError(f"convention must be 'enerf' or 'cells', got {convention!r}")
-    P = K_map @ w2c[:, :3, :]  # (V, 3, 4)
-    pix = torch.einsum("vij,nj->vni", P[:, :, :3], points) + P[:, None, :, 3]
-    # ENeRF parity (get_img_feat): z clamped at 1e-6 before the division.
-    uv = pix[..., :2] / torch.clamp_min(pix[..., 2:], 1e-6)
-    if convention == "enerf":
-        grid = uv / uv.new_tensor([max(width - 1, 1) / 2.0, max(height - 1, 1) / 2.0]) - 1.0
-        out = F.grid_sample(maps, grid[:, None], mode="bilinear", padding_mode="border", align_corners=True)
-    else:
-        # Pixel u (integer centres) lies at (u + 0.5) / W of the image extent; with align_corners=False, -1 and +1
-        # are the outer edges of the border cells, so cell i's centre is pixel i * s + (s - 1) / 2 for s = W / w.
-        grid = (uv + 0.5) / uv.new_tensor([image_width, image_height]) * 2.0 - 1.0
-        out = F.grid_sample(maps, grid[:, None], mode="bilinear", padding_mode="border", align_corners=False)
+    with full_precision():  # the projection and the lookup at full precision under mixed precision too
+        points = full(points)
+        P = full(K_map).to(points) @ full(w2c)[:, :3, :].to(points)  # (V, 3, 4)
+        pix = torch.einsum("vij,nj->vni", P[:, :, :3], points) + P[:, None, :, 3]
+        # ENeRF parity (get_img_feat): z clamped at 1e-6 before the division.
+        uv = pix[..., :2] / torch.clamp_min(pix[..., 2:], 1e-6)
+        if convention == "enerf":
+            grid = uv / uv.new_tensor([max(width - 1, 1) / 2.0, max(height - 1, 1) / 2.0]) - 1.0
+            out = F.grid_sample(full(maps), grid[:, None].to(full(maps)), mode="bilinear", padding_mode="border",
+                                align_corners=True)  # fmt: skip
+        else:
+            # Pixel u (integer centres) lies at (u + 0.5) / W of the image extent; with align_corners=False, -1 and +1
+            # are the outer edges of the border cells, so cell i's centre is pixel i * s + (s - 1) / 2 for s = W / w.
+            grid = (uv + 0.5) / uv.new_tensor([image_width, image_height]) * 2.0 - 1.0
+            out = F.grid_sample(full(maps), grid[:, None].to(full(maps)), mode="bilinear", padding_mode="border",
+                                align_corners=False)  # fmt: skip
     return out[:, :, 0].permute(2, 0, 1)  # (V, C, 1, N) -> (N, V, C)
 
 
@@ -87,10 +91,13 @@ def visibility(
     image_width: int,
 ) -> Bool[Tensor, "num_points num_views"]:
     """Whether each point projects in front of each camera and inside its image."""
-    cam = torch.einsum("vij,nj->vni", w2c[:, :3, :3], points) + w2c[:, None, :3, 3]
-    pix = torch.einsum("vij,vnj->vni", K, cam)
-    z = cam[..., 2]
-    uv = pix[..., :2] / torch.clamp_min(pix[..., 2:], 1e-6)
+    with full_precision():
+        points = full(points)
+        w2c = full(w2c).to(points)
+        cam = torch.einsum("vij,nj->vni", w2c[:, :3, :3], points) + w2c[:, None, :3, 3]
+        pix = torch.einsum("vij,vnj->vni", full(K).to(points), cam)
+        z = cam[..., 2]
+        uv = pix[..., :2] / torch.clamp_min(pix[..., 2:], 1e-6)
     inside = (uv[..., 0] >= 0) & (uv[..., 0] <= image_width - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= image_height - 1)
     return (inside & (z > 0)).T
 

@@ -153,16 +153,25 @@ def render_image(
                 for name, image in flat.items():
                     value = getattr(fine, name)
                     if value is not None:
-                        image[rows] = value
+                        image[rows] = value.to(image.dtype)  # half precision under autocast
     out = {name: image.reshape(height, width, -1) for name, image in flat.items()}
     out["box_mask"] = inside[..., None]
     return out
 
 
+def autocast_state() -> Tuple:
+    """Whether (and in which dtype) autocast is on for CPU and CUDA: an encoding made under mixed precision is not the
+    float32 one."""
+    return tuple(
+        (device, torch.get_autocast_dtype(device)) if torch.is_autocast_enabled(device) else (device, None)
+        for device in ("cpu", "cuda")
+    )
+
+
 def source_cache_key(sources: SourceViews, version: Hashable) -> Tuple:
-    """Encode-cache key: the views' (subject, frame, camera ids, resolution) and a weights version (an int bumped by the
-    caller, or :func:`weights_version`)."""
-    return (*sources.cache_key(), version)
+    """Encode-cache key: the views' (subject, frame, camera ids, resolution), a weights version (an int bumped by the
+    caller, or :func:`weights_version`) and the autocast state (:func:`autocast_state`)."""
+    return (*sources.cache_key(), version, autocast_state())
 
 
 def human_features_for(
