@@ -13,7 +13,7 @@ it back into an OpenGL camera-to-world (``SO3(wxyz) @ Rx(pi)``, position / scale
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, FrozenSet, Optional
 
 import numpy as np
 from jaxtyping import Float
@@ -90,6 +90,17 @@ class GHNeRFViewerCamera(ViewerControl):
     def __init__(self) -> None:
         self._pose_source: Optional[Callable[[], Optional[ViewerPose]]] = None
         self._lock: Any = None
+
+    def shown_outputs(self) -> Optional[FrozenSet[str]]:
+        """The outputs nerfstudio's viewer displays now (its "Output type" and, with the split view on, the split
+        output); None when no viewer is attached (ns-render, scripts: every output is made)."""
+        panel = getattr(getattr(self, "viewer", None), "control_panel", None)
+        if panel is None:
+            return None
+        shown = {str(panel.output_render)}
+        if getattr(panel, "split", False):
+            shown.add(str(panel.split_output_render))
+        return frozenset(shown)
 
     def set_pose_source(self, source: Callable[[], Optional[ViewerPose]]) -> None:
         """``source()`` gives the pose for the current controls (None: nothing to look at yet)."""

@@ -16,7 +16,7 @@ browser's camera on the chosen person when it connects and whenever Subject chan
 import os
 from dataclasses import dataclass
 from functools import partial
-from typing import List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Tuple
 
 from nerfstudio.viewer.viewer_elements import ViewerCheckbox, ViewerDropdown, ViewerSlider, ViewerText
 from torch import nn
@@ -66,6 +66,9 @@ class ViewerSettings:
     """BODY_25 index, or None for the maximum over joints."""
     opacity: float
     show_keypoints: bool
+    shown_outputs: Optional[FrozenSet[str]] = None
+    """The outputs the viewer displays now (its "Output type", and the split view's when split); None: not known
+    (no viewer), so every output is made."""
 
 
 class GHNeRFViewerControls(nn.Module):
@@ -79,7 +82,9 @@ class GHNeRFViewerControls(nn.Module):
         )
         # Frame changes keep the user's camera (the person moves little between frames); Subject changes move it.
         self.b_frame = ViewerSlider("Frame", 0, 0, 1, step=1, hint="Frame of the subject (position in its frame list)")
-        self.c_num_views = ViewerSlider("Source views", default_num_views, 2, 4, step=1, hint="Input views used")
+        self.c_num_views = ViewerSlider(
+            "Source views", default_num_views, 0, 8, step=1, hint="Input views of the render and its keypoints (0: all)"
+        )
         self.d_joint = ViewerDropdown(
             "Heatmap joint", MAX_JOINT, [MAX_JOINT, *BODY25_JOINTS], hint="Joint shown by the 'heatmap' output"
         )
@@ -144,6 +149,7 @@ class GHNeRFViewerControls(nn.Module):
             joint=None if joint == MAX_JOINT else BODY25_JOINTS.index(joint),
             opacity=float(self.e_opacity.value),
             show_keypoints=bool(self.f_show_keypoints.value),
+            shown_outputs=self.h_camera.shown_outputs(),
         )
 
     def show_sources(self, text: str) -> None:

@@ -42,30 +42,41 @@ def viewer_outputs(
 
     ``keypoints``: the view's 2D keypoints ``(keypoints [J, 3], found [J])`` (the model's rule,
     :meth:`~ghnerf_ns.ghnerf_model.GHNeRFModel.keypoints_2d`); None extracts each channel's own peak here.
+
+    The viewer shows one output at a time (two with its split view): an output it does not show
+    (``settings.shown_outputs``) is a black placeholder of one channel, so that the "Output type" list keeps every
+    name while only the shown output's work is done (the PCA colourings and the skeleton cost most).
     """
     settings = settings or DEFAULT_SETTINGS
+    shown = None if keep_raw_maps else settings.shown_outputs
+
+    def wants(name: str) -> bool:
+        return shown is None or name in shown
+
     rgb = raw["rgb"].clamp(0.0, 1.0).contiguous()
     heatmaps = torch.nan_to_num(raw["heatmaps"].float()).contiguous()
-    heatmap = heatmap_max_channel(heatmaps, settings.joint)
+    placeholder = torch.zeros_like(rgb[..., :1])
+    heatmap = heatmap_max_channel(heatmaps, settings.joint) if wants("heatmap") or wants("heatmap_overlay") else None
     overlay = rgb
-    if keypoints is None and (settings.show_keypoints or keep_raw_maps):
+    draw = settings.show_keypoints and wants("keypoints_overlay")
+    if keypoints is None and (draw or keep_raw_maps):
         # The extraction is the costliest output: skipped when the skeleton is hidden (and no metric needs it).
         keypoints = keypoint_extractor(keypoint_threshold).extract_2d(heatmaps)
-    if settings.show_keypoints and keypoints is not None:
+    if draw and keypoints is not None:
         overlay = draw_keypoints_overlay(rgb, keypoints[0], keypoint_threshold, valid=keypoints[1])
     out = {
         "rgb": rgb,
         "depth": raw["depth"],
         "accumulation": raw["accumulation"],
-        "heatmap": heatmap,
-        "heatmaps": heatmaps if keep_raw_maps else pca_colours(heatmaps),
-        "heatmap_overlay": heatmap_overlay(rgb, heatmap, settings.opacity),
-        "keypoints_overlay": overlay,
+        "heatmap": heatmap if wants("heatmap") else placeholder,
+        "heatmaps": heatmaps if keep_raw_maps else (pca_colours(heatmaps) if wants("heatmaps") else placeholder),
+        "heatmap_overlay": heatmap_overlay(rgb, heatmap, settings.opacity) if wants("heatmap_overlay") else placeholder,
+        "keypoints_overlay": overlay if wants("keypoints_overlay") else placeholder,
     }
     if "cse" in raw:
         cse = torch.nan_to_num(raw["cse"].float()).contiguous()
-        out["cse"] = cse if keep_raw_maps else pca_colours(cse)
-        out["cse_rgb"] = cse_to_rgb(cse, alpha=raw["accumulation"])
+        out["cse"] = cse if keep_raw_maps else (pca_colours(cse) if wants("cse") else placeholder)
+        out["cse_rgb"] = cse_to_rgb(cse, alpha=raw["accumulation"]) if wants("cse_rgb") else placeholder
     out = {name: value if value.shape[-1] > 3 else safe_viewer_output(value) for name, value in out.items()}
     if keep_raw_maps and keypoints is not None:
         points, found = keypoints

@@ -1,5 +1,7 @@
 """Every whole-image output goes through nerfstudio's colormap code without raising, for degenerate renders too."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from nerfstudio.utils.colormaps import ColormapOptions, apply_colormap, apply_pca_colormap
@@ -47,6 +49,24 @@ def test_raw_maps_kept_for_dataset_cameras():
     out = viewer_outputs(raw, None, 0.1, keep_raw_maps=True)
     torch.testing.assert_close(out["heatmaps"], raw["heatmaps"])
     torch.testing.assert_close(out["cse"], raw["cse"])
+
+
+def test_only_the_outputs_the_viewer_shows_are_made(monkeypatch):
+    import ghnerf_ns.viewer.outputs as outputs_module
+    from ghnerf_ns.viewer.outputs import DEFAULT_SETTINGS
+
+    calls = []
+    real_pca = outputs_module.pca_colours
+    monkeypatch.setattr(outputs_module, "pca_colours", lambda x: calls.append(x.shape[-1]) or real_pca(x))
+    raw = _raw(5, 6, torch.rand(5, 6, 25), torch.rand(5, 6, 16))
+    out = viewer_outputs(raw, replace(DEFAULT_SETTINGS, shown_outputs=frozenset({"rgb"})), 0.1)
+    assert set(out) >= {"heatmaps", "cse", "cse_rgb", "keypoints_overlay"}  # the "Output type" list keeps every name
+    assert calls == [] and out["heatmaps"].shape == (5, 6, 1) and out["keypoints_overlay"].abs().max() == 0
+    torch.testing.assert_close(out["rgb"], raw["rgb"])
+    out = viewer_outputs(raw, replace(DEFAULT_SETTINGS, shown_outputs=frozenset({"heatmaps", "rgb"})), 0.1)
+    assert calls == [25] and out["heatmaps"].shape == (5, 6, 3) and out["cse"].shape == (5, 6, 1)
+    # Without a viewer (ns-render, scripts) every output is made.
+    assert viewer_outputs(raw, replace(DEFAULT_SETTINGS, shown_outputs=None), 0.1)["cse"].shape == (5, 6, 3)
 
 
 def test_pca_colours_matches_nerfstudio_when_defined():
