@@ -38,6 +38,9 @@ def parse_run_arguments(doc: str, argv: Optional[Sequence[str]]) -> argparse.Nam
     parser.add_argument("--data", type=Path, default=None, help="dataset folder replacing the run's")
     parser.add_argument("--test-subjects", nargs="+", default=None, help="eval subjects replacing the run's")
     parser.add_argument("--eval-frames", nargs=3, type=int, default=None, help="start stop step of the eval frames")
+    parser.add_argument(
+        "--num-views", type=int, default=None, help="input views per prediction (default: the run's; 0 = all)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
     args = parser.parse_args(argv)
     if not args.config.is_file():
@@ -68,6 +71,8 @@ def config_update(args: argparse.Namespace) -> Callable:
             parser_config.test_subjects = tuple(args.test_subjects)
         if args.eval_frames is not None:
             parser_config.eval_frames = tuple(args.eval_frames)
+        if args.num_views is not None:
+            config.pipeline.model.num_source_views = args.num_views
         if args.step is not None:
             ckpt_dir = config.get_checkpoint_dir()
             if not (ckpt_dir / f"step-{args.step:09d}.ckpt").is_file():
@@ -92,12 +97,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=config_update(args))
     per_image, frames = pipeline._evaluate_images(None)
     estimates: Dict[str, List[FrameKeypoints3D]] = {}
-    for views, gt, by_kind in pipeline.frame_estimates_3d(frames):
-        gt_np = gt.cpu().numpy().astype(np.float64)
-        kinds = {**by_kind, "triangulated": triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)}
-        for kind, (points, valid) in kinds.items():
-            estimates.setdefault(kind, []).append(
-                FrameKeypoints3D(points[:, :3].cpu().numpy(), valid.cpu().numpy(), gt_np)
+    for views in frames.values():
+        gt_np = pipeline.frame_ground_truth(views).cpu().numpy().astype(np.float64)
+        if not (gt_np[:, 3] > 0).any():
+            continue
+        # Every view's own estimates (from its source views), and the rendered views' 2D keypoints triangulated.
+        kinds = {**views.estimates, "triangulated": [triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)]}
+        for kind, per_view in kinds.items():
+            estimates.setdefault(kind, []).extend(
+                FrameKeypoints3D(points[:, :3].cpu().numpy(), valid.cpu().numpy(), gt_np) for points, valid in per_view
             )
     if not estimates:
         sys.exit("no eval frame has 3D ground truth: nothing to compare")
@@ -105,7 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     pooled = aggregate_image_metrics(per_image)
     subjects = sorted({v.subject for v in frames.values()})
     text = (
-        f"`{args.config}` step {step}: {len(estimates['volumetric'])} frames of {', '.join(subjects)}, "
+        f"`{args.config}` step {step}: {len(frames)} frames of {', '.join(subjects)}, "
         f"{len(per_image)} images: "
         + ", ".join(f"{name} {pooled.get(key, float('nan')):{fmt}}" for name, key, fmt in SUMMARY)
         + "\n\n"

@@ -17,8 +17,8 @@ trains it in this process with nerfstudio's own ``Trainer.train_iteration`` and 
 volumetric and triangulated MPJPE). Wall-clock seconds count training only (evaluation time is excluded); the load
 average at the start is recorded beside them, since the 2-core machines are often shared.
 
-Each CSV row also carries ``heatmap_mse_zero``: the heatmap MSE of predicting 0 everywhere on the same eval images.
-A heatmap MSE at that level means the heatmap head has learned nothing, whatever its value looks like.
+Each CSV row also carries ns-eval's ``heatmap_mse_zero``: the heatmap MSE of predicting 0 everywhere on the same eval
+images. A heatmap MSE at that level means the heatmap head has learned nothing, whatever its value looks like.
 """
 
 import argparse
@@ -50,27 +50,10 @@ COLUMNS = (
     "mpjpe_3d_volumetric",
     "mpjpe_3d_source_views",
     "cse_mse",
+    "cse_mse_mean",
     "train_loss",
 )
 """CSV columns, in order (metric names are those of ns-eval's JSON)."""
-
-
-def zero_prediction_heatmap_mse(pipeline) -> float:
-    """Mean over the eval images of the heatmap MSE of an all-zero prediction (the "learned nothing" level)."""
-    import torch
-
-    from ghnerf_ns.eval.human_metrics import heatmap_mse
-    from ghnerf_ns.keypoints.heatmap_targets import render_gt_heatmaps
-
-    values: List[float] = []
-    sigma = pipeline.datamanager.config.heatmap_sigma
-    for _, batch in pipeline.datamanager.fixed_indices_eval_dataloader:
-        height, width = batch["image"].shape[:2]
-        gt, valid = render_gt_heatmaps(batch["keypoints"].cpu(), height, width, sigma)
-        value = heatmap_mse(torch.zeros_like(gt), gt, valid)
-        if value is not None:
-            values.append(float(value))
-    return sum(values) / len(values) if values else math.nan
 
 
 def build_trainer(ns_train_args: Sequence[str], out_dir: Path, label: str):
@@ -106,7 +89,6 @@ def run(args: argparse.Namespace) -> Path:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     config, trainer = build_trainer(args.ns_train, out_dir / "runs", args.label)
-    zero_level = zero_prediction_heatmap_mse(trainer.pipeline)
     csv_path = out_dir / f"{args.label}.csv"
     load_avg = os.getloadavg()[0]
     rows: List[Dict[str, object]] = []
@@ -119,7 +101,6 @@ def run(args: argparse.Namespace) -> Path:
         trainer.pipeline.train()
         row: Dict[str, object] = {"label": args.label, "step": step, "train_seconds": round(train_seconds, 1)}
         row["load_avg"] = round(load_avg, 2)
-        row["heatmap_mse_zero"] = zero_level
         row["train_loss"] = sum(recent_losses) / len(recent_losses) if recent_losses else math.nan
         for key in COLUMNS:
             if key not in row:
@@ -230,14 +211,15 @@ def format_row(row: Dict[str, object]) -> str:
         f"| {row['label']} | {int(row['step'])} | {_fmt(float(row['train_seconds']), 0)} | {_fmt(row['psnr'], 2)} | "
         f"{_fmt(row['ssim'], 3)} | {_fmt(row['heatmap_mse'], 5)} ({_fmt(row['heatmap_mse_zero'], 5)}) | "
         f"{_fmt(row['pck'], 3)}{channels} | {_fmt(row['mpjpe_3d'], 0)} ({found}) | "
-        f"{_fmt(row['mpjpe_3d_volumetric'], 0)} | {_fmt(row['mpjpe_3d_triangulated'], 0)} |"
+        f"{_fmt(row['mpjpe_3d_volumetric'], 0)} | {_fmt(row['mpjpe_3d_triangulated'], 0)} | "
+        f"{_fmt(row.get('cse_mse', math.nan), 4)} ({_fmt(row.get('cse_mse_mean', math.nan), 4)}) |"
     )
 
 
 TABLE_HEADER = (
     "| run | step | train s | PSNR | SSIM | heatmap MSE (predict-0) | PCK@0.2 (per channel) "
-    "| mpjpe_3d mm (found) | volumetric mm | rendered-views DLT mm |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| mpjpe_3d mm (found) | volumetric mm | rendered-views DLT mm | CSE MSE (predict-mean) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

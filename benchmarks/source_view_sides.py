@@ -7,7 +7,8 @@
         --test-subjects 386 387 392 393 394 --eval-frames 0 8 1 --out table.md
 
 The run is loaded as ``ns-eval`` loads it (``eval_setup``; :mod:`joint_errors` holds the shared options). Only the
-input views are used (no rendering), so many frames cost seconds each. For every (subject, frame) with synthetic 3D
+input views are used (no rendering; all input cameras of a frame unless ``--num-views`` says otherwise), so many frames
+cost seconds each. For every (subject, frame) with synthetic 3D
 ground truth (``ghnerf_synth/joints3d``) the pose head's maps are read once and three estimates are compared:
 
 - ``vote``: the channels' own peaks, pairs named by the views' vote (``--pipeline.model.source-view-sides vote``);
@@ -61,12 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from nerfstudio.utils.eval_utils import eval_setup
 
     from dataparsers.body25 import BODY25_MIRROR
-    from ghnerf_ns.keypoints.source_view_keypoints import (
-        has_pose_head,
-        keypoints_from_maps,
-        source_view_maps,
-        triangulate_source_views,
-    )
+    from ghnerf_ns.keypoints.source_view_keypoints import has_pose_head, keypoints_from_maps, triangulate_source_views
 
     _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=config_update(args))
     model = pipeline.model
@@ -85,7 +81,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             continue
         truth = np.load(truth_file)[:, :3]
         errors = per_subject.setdefault(subject, {kind: [] for kind in ESTIMATES})
-        maps, K, w2c, side = source_view_maps(model, subject, frame)  # the pose head runs once for both rules
+        # The pose head runs once for both rules, on the frame's input views (--num-views; default all of them).
+        encoded = model.frame_view(subject, frame, 0 if args.num_views is None else args.num_views).encoded
+        maps, K, w2c = list(encoded.source_heatmaps.cpu()), encoded.sources.K.cpu(), encoded.sources.w2c.cpu()
+        side = min(encoded.sources.hw)
         for sides, side_blind in (("vote", False), ("body-frame", True)):
             keypoints = keypoints_from_maps(maps, model.human_encoder.stride, config.keypoint_threshold, side_blind)
             points, valid = triangulate_source_views(

@@ -102,28 +102,29 @@ ghnerf_tiny_method = MethodSpecification(
             # per-view keypoint evidence at each sample's projections, which is what makes joints of an unseen person
             # learnable in a CPU budget (benchmarks/README.md, "Keypoint evidence").
             human_encoder=HumanEncoderConfig(name="resnet18", pretrained=False, resnet_stride=4, heatmap_head=True),
+            # Three input views per prediction (the render, its 2D and 3D keypoints), trained with three: two views
+            # cannot outvote a wrong one, and the 3D keypoints that the heads read triangulate far worse from two
+            # (benchmarks/README.md, "Joint conditioning").
+            num_source_views=3,
             # The 3D field is trained by the volumetric heat loss (heat at random box points against the mean of the
             # input views' 2D Gaussians at the point's projections), so its heat is not only valid near the rendered
             # surface: the 3D peak search uses the whole box and no occupancy weighting.
             volumetric_density_weighting=False,
             volumetric_band_only=False,
-            # 3D keypoints from the pose head on every input camera, triangulated by a consensus over views: on the
-            # unseen person 31 mm at 3000 steps where the volumetric peaks give 148 mm (benchmarks/README.md,
-            # "3D keypoints"); ns-eval still reports the volumetric estimate as mpjpe_3d_volumetric.
+            # 3D keypoints from the pose head on the prediction's input views, triangulated by a consensus over views
+            # and named left/right by the body frame; ns-eval reports the volumetric peaks beside them.
             keypoints_3d="source-views",
-            # The rendered heatmaps find the limbs long before they tell left from right (both channels of a pair light
-            # both limbs): the 2D keypoints keep the rendered peaks and take the sides from the 3D keypoints above
-            # (PCK@0.2 0.69 -> 0.86 on the demo's unseen person at 1250 steps; ns-eval reports pck_channels too).
-            keypoint_sides="3d-keypoints",
-            # CSE off: trained jointly at weight 1 it was 20-30x the colour loss and stalled geometry and colour (the
-            # paper learns CSE as a separate model); --pipeline.model.network.cse-dim 16 turns the head on.
-            network=replace(GHNeRFNetworkConfig(), cse_dim=0, detach_head_weights=True),
+            # The heads read each sample's position relative to those 3D keypoints (the joint code), so each joint
+            # channel lights its own limb and the paper's rule (each channel's own peak) names left and right.
+            # CSE head on (16-dim embedding, reading V_nerf detached; its loss weighted 0.1 against colour).
+            network=replace(GHNeRFNetworkConfig(), cse_dim=16, detach_head_weights=True, joint_conditioning=True),
             loss=GHNeRFLossConfig(
                 perceptual_weight=0.0,
                 heatmap_weight=10.0,
                 mask_weight=1.0,
                 source_heatmap_weight=100.0,
                 volume_heat_weight=10.0,
+                cse_weight=0.1,
             ),
             eval_num_rays_per_chunk=8192,
         ),
@@ -134,11 +135,15 @@ ghnerf_tiny_method = MethodSpecification(
             resolution=128,
             train_num_rays_per_batch=1024,
             num_patches=0,
+            train_num_views=(3,),
+            train_num_views_probs=(1.0,),
             heatmap_sigma=3.0,
             joint_ray_fraction=0.25,
             # Six more input images of random training people per step, scored only on the 2D pose head (a pose
             # estimator needs far more images than the rendered targets give), mirrored half the time.
             pose_views=6,
+            # ghnerf-synth places occluded joints too: the pose head learns where a hidden joint projects.
+            occluded_joint_targets=True,
             volume_heat_points=1024,
             num_workers=2,
         ),

@@ -25,7 +25,7 @@ from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.model.geometry import box_in_front, box_near_far, cameras_to_opencv
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig, HumanFeatureMaps
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, mask_loss, rgb_loss
-from ghnerf_ns.model.network import CascadeOutputs, EncodedSources, GHNeRFNetworkConfig
+from ghnerf_ns.model.network import CascadeOutputs, EncodedSources, GHNeRFNetworkConfig, PreparedView
 from ghnerf_ns.model.source_heatmaps import cell_heatmap_targets, pooled_heatmap_loss
 from ghnerf_ns.model.views import SourceViews, TargetView
 from ghnerf_ns.model.volume_heat import volume_heat_loss, volume_heat_targets
@@ -45,7 +45,9 @@ class GHNeRFModelConfig(ModelConfig):
     loss: GHNeRFLossConfig = field(default_factory=GHNeRFLossConfig)
     """Loss weights."""
     num_source_views: int = 2
-    """Source views for eval/test renders and the viewer's default (the paper: 2)."""
+    """The input views a prediction may use: the render of a view, its 2D keypoints and its 3D keypoints all come from
+    the N input cameras nearest to the target camera (never the target camera itself). The paper: 2 at test time.
+    0 = every input camera of the frame. Also the viewer's default."""
     eval_num_rays_per_chunk: int = 16384
     """Rays rendered at once in whole-image rendering (bounds memory)."""
     encode_cache_size: int = 4
@@ -64,18 +66,22 @@ class GHNeRFModelConfig(ModelConfig):
     side-blind peaks and tells left from right by the body's frame (a structural prior against left/right swaps; see
     ghnerf_ns/keypoints/side_assignment.py)."""
     keypoints_3d: Literal["volumetric", "source-views"] = "volumetric"
-    """The model's 3D keypoints (ns-eval mpjpe_3d, ghnerf-keypoints): 'volumetric' the peaks of the volumetric heatmap
-    (paper 3.4); 'source-views' the human encoder's 2D pose head (human-encoder.heatmap-head) on every input camera,
-    triangulated by consensus over views (not in the paper; ghnerf_ns/keypoints/source_view_keypoints.py). ns-eval
-    reports both where the model has the pose head (mpjpe_3d_volumetric, mpjpe_3d_source_views)."""
+    """The model's 3D keypoints (ns-eval mpjpe_3d, ghnerf-keypoints), from the same input views as the render
+    (num-source-views): 'volumetric' the peaks of the volumetric heatmap (paper 3.4); 'source-views' the human
+    encoder's 2D pose head (human-encoder.heatmap-head) on each of those views, triangulated by consensus over views
+    (not in the paper; ghnerf_ns/keypoints/source_view_keypoints.py). ns-eval reports both where the model has the
+    pose head (mpjpe_3d_volumetric, mpjpe_3d_source_views)."""
     source_view_inlier_fraction: float = 0.04
     """'source-views' 3D keypoints: reprojection distance within which an input view supports a joint, as a fraction
     of the input images' shorter side."""
+    volumetric_resolution: int = 40
+    """3D keypoints: grid points per axis of the volumetric query over the person's box (peaks refined below a
+    voxel)."""
     keypoint_sides: Literal["channels", "3d-keypoints"] = "channels"
     """2D keypoints of rendered views (ns-eval pck, keypoints_overlay, ghnerf-keypoints): 'channels' takes each joint
     channel's own peak (paper 3.4); '3d-keypoints' keeps the rendered peaks but names each left/right pair by the
-    model's 3D keypoints (keypoints-3d) projected into the view (not in the paper; ns-eval then also reports the paper's
-    rule as pck_channels; see ghnerf_ns/keypoints/view_keypoints.py)."""
+    view's 3D keypoints (keypoints-3d) projected into it (not in the paper; ns-eval then also reports the paper's rule
+    as pck_channels; see ghnerf_ns/keypoints/view_keypoints.py)."""
     source_view_sides: Literal["body-frame", "vote"] = "body-frame"
     """'source-views' 3D keypoints: how left is told from right. 'body-frame': each left/right pair is triangulated
     side-blind and named by the body's own frame (left = up x forward; not in the paper, see
@@ -92,7 +98,6 @@ class GHNeRFModel(Model):
     # command imports this module for the config's _target (ns-train nerfacto included), which needs none of them.
 
     def populate_modules(self) -> None:
-        from ghnerf_ns.keypoints.view_keypoints import FrameKeypoints3DCache
         from ghnerf_ns.render.image_renderer import EncodeCache
         from ghnerf_ns.viewer.controls import GHNeRFViewerControls
 
@@ -102,6 +107,11 @@ class GHNeRFModel(Model):
             raise ValueError(
                 "--pipeline.model.keypoints-3d source-views triangulates the human encoder's 2D pose head: add "
                 "--pipeline.model.human-encoder.heatmap-head True (or use --pipeline.model.keypoints-3d volumetric)"
+            )
+        if self.config.network.joint_conditioning and self.human_encoder.heatmap_head is None:
+            raise ValueError(
+                "--pipeline.model.network.joint-conditioning reads the 3D keypoints of the human encoder's 2D pose "
+                "head: add --pipeline.model.human-encoder.heatmap-head True (or turn joint conditioning off)"
             )
         network_config = replace(
             self.config.network,
@@ -115,7 +125,6 @@ class GHNeRFModel(Model):
         self._targets: Dict[int, HumanImageIndex] = {}
         self._heatmap_sigma = 2.0
         self._encode_cache = EncodeCache(self.config.encode_cache_size)
-        self._frame_keypoints = FrameKeypoints3DCache()
 
     # ------------------------------------------------------------------------------------------------ wiring
     def attach_data(self, bank: SourceViewBank, targets: Dict[int, HumanImageIndex], heatmap_sigma: float) -> None:
@@ -188,8 +197,9 @@ class GHNeRFModel(Model):
             pose = human_features_for(self.human_encoder, pose_views, pose_boxes.to(target.box), margin=0)
             pose_heatmaps = pose.heatmaps
         features, heatmaps = (None, None) if human is None else (human.features, human.heatmaps)
+        keypoints_3d = self.source_keypoints_3d(sources, heatmaps) if self.network.config.joint_conditioning else None
         # The network's forward, in its three steps: the volumetric points need the encoding and the volumes too.
-        encoded = self.network.encode(sources, features, heatmaps)
+        encoded = self.network.encode(sources, features, heatmaps, keypoints_3d)
         volumes = self.network.build_volumes(encoded, target)
         cascade = self.network.render_rays(encoded, volumes, target, pixels)
         volume_heatmaps = None
@@ -296,20 +306,60 @@ class GHNeRFModel(Model):
         label = f"{subject} frame {frame}: cameras " + ", ".join(str(self._bank.camera_of(e)) for e in entries)
         return target, entries, label, subject, frame
 
+    def prepare_view(self, camera: Cameras) -> Optional[PreparedView]:
+        """The camera resolved (:meth:`resolve_camera`) with its source views loaded and encoded (cached); None for a
+        viewer camera turned away from the person."""
+        resolved = self.resolve_camera(camera)
+        if resolved is None:
+            return None
+        target, entries, _, subject, frame = resolved
+        return self.prepared(subject, frame, target, entries)
+
+    def prepared(
+        self, subject: str, frame: int, target: TargetView, entries: Optional[List[Tuple[int, int]]] = None
+    ) -> PreparedView:
+        """A view of ``target`` at one subject/frame with its source-view ``entries`` encoded (cached); default
+        entries: the model's ``num_source_views`` input cameras nearest to the target by position (ENeRF's
+        interactive rule, as for viewer and orbit cameras)."""
+        if self._bank is None:
+            raise RuntimeError("the model has no SourceViewBank: load it through GHNeRFPipeline (ns-eval/eval_setup)")
+        if entries is None:
+            w2c = target.w2c.detach().cpu().numpy()
+            entries = self._bank.select(subject, frame, w2c, self.config.num_source_views, use_rotation=False)
+        sources = self._bank.load(entries).to(self.device)
+        label = f"{subject} frame {frame}: cameras " + ", ".join(str(self._bank.camera_of(e)) for e in entries)
+        return PreparedView(target, self.encode_sources(sources, target.box), subject, frame, label)
+
+    def frame_view(self, subject: str, frame: int, num_views: Optional[int] = None) -> PreparedView:
+        """A view of one subject/frame for per-frame outputs (ghnerf-keypoints, benchmarks): its sources are the
+        ``num_views`` input cameras (default: the model's num_source_views; 0 = all) nearest to the frame's first input
+        camera, itself included, and its target is a square virtual camera at that camera's pose that sees the whole
+        3D box (the volumetric query's reference)."""
+        from ghnerf_ns.keypoints.keypoints3d import reference_target
+
+        if self._bank is None:
+            raise RuntimeError("the model has no SourceViewBank: load it through GHNeRFPipeline (ns-eval/eval_setup)")
+        pool = sorted(self._bank.pool(subject, frame), key=self._bank.camera_of)
+        first = self._bank.load(pool[:1]).w2c[0].float()
+        count = self.config.num_source_views if num_views is None else num_views
+        entries = self._bank.select(subject, frame, first.numpy(), count, True)
+        box = torch.from_numpy(self._bank.box(subject, frame)).to(self.device).float()
+        return self.prepared(subject, frame, reference_target(box, first.to(self.device)), entries)
+
     def keypoints_2d(
-        self, heatmaps: Tensor, subject: str, frame: int, K: Tensor, w2c: Tensor, extractor: Any = None
+        self, heatmaps: Tensor, view: PreparedView, extractor: Any = None
     ) -> Tuple[Tensor, Tensor]:
-        """``(keypoints [J, 3] pixels, found [J])`` of a rendered view of ``subject``/``frame`` (OpenCV ``K``, ``w2c``),
-        by the configured rule (``keypoint_sides``; the 3D keypoints it needs are cached per frame and weights).
-        ``extractor``: a :class:`~ghnerf_ns.keypoints.extractor.KeypointExtractor` (default: ns-eval's)."""
+        """``(keypoints [J, 3] pixels, found [J])`` of a rendered ``view`` by the configured rule (``keypoint_sides``;
+        '3d-keypoints' names the pairs by the view's own 3D keypoints). ``extractor``: a
+        :class:`~ghnerf_ns.keypoints.extractor.KeypointExtractor` (default: ns-eval's)."""
         from ghnerf_ns.keypoints.extractor import keypoint_extractor
-        from ghnerf_ns.keypoints.view_keypoints import view_keypoints_2d
+        from ghnerf_ns.keypoints.view_keypoints import view_keypoints_2d, view_keypoints_3d
 
         points_3d = None
         if self.config.keypoint_sides == "3d-keypoints":
-            points_3d = self._frame_keypoints.get(self, subject, frame)
+            points_3d = view_keypoints_3d(self, view, self.config.keypoints_3d)
         extractor = extractor or keypoint_extractor(self.config.keypoint_threshold)
-        return view_keypoints_2d(heatmaps, extractor, points_3d, K, w2c)
+        return view_keypoints_2d(heatmaps, extractor, points_3d, view.target.K, view.target.w2c)
 
     def encode_sources(self, sources: SourceViews, box: Optional[Tensor] = None):
         """Encoded sources through the LRU cache (the human encoder and pyramid run once per view set).
@@ -325,18 +375,33 @@ class GHNeRFModel(Model):
         )
 
     def _encode(self, sources: SourceViews, human: Optional[HumanFeatureMaps]) -> EncodedSources:
-        """The network's per-source encoding with the human encoder's maps (None: no human encoder)."""
+        """The network's per-source encoding with the human encoder's maps (None: no human encoder) and, with a pose
+        head, the 3D keypoints estimated from these views."""
         if human is None:
             return self.network.encode(sources)
-        return self.network.encode(sources, human.features, human.heatmaps)
+        keypoints_3d = self.source_keypoints_3d(sources, human.heatmaps)
+        return self.network.encode(sources, human.features, human.heatmaps, keypoints_3d)
+
+    def source_keypoints_3d(self, sources: SourceViews, maps: Optional[Tensor]) -> Optional[Tensor]:
+        """The person's 3D keypoints ``(x, y, z, valid)`` [J, 4] from the pose head's ``maps`` of ``sources`` (the
+        source-view estimate of exactly these views), or None without maps or with one view."""
+        from ghnerf_ns.keypoints.source_view_keypoints import keypoints_3d_from_source_maps
+
+        if maps is None:
+            return None
+        cfg = self.config
+        return keypoints_3d_from_source_maps(
+            maps, sources.K, sources.w2c, min(sources.hw), self.human_encoder.stride, cfg.keypoint_threshold,
+            cfg.source_view_inlier_fraction, cfg.source_view_sides,
+        )  # fmt: skip
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:
         from ghnerf_ns.render.image_renderer import render_image
         from ghnerf_ns.viewer.outputs import viewer_outputs
 
-        resolved = self.resolve_camera(camera)
-        if resolved is None:
+        view = self.prepare_view(camera)
+        if view is None:
             # A viewer camera turned away from the person (e.g. viser's default camera before the start camera is
             # placed, or the user orbiting past it): an empty frame, never an exception in the render thread.
             height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
@@ -345,20 +410,18 @@ class GHNeRFModel(Model):
                 channels["cse"] = self.network.config.cse_dim
             blank = {name: torch.zeros(height, width, c, device=self.device) for name, c in channels.items()}
             return viewer_outputs(blank, self.viewer_controls.snapshot(), self.config.keypoint_threshold)
-        target, entries, label, subject, frame = resolved
-        sources = self._bank.load(entries).to(self.device)
-        self.viewer_controls.show_sources(label)
-        raw = render_image(
-            self.network, self.encode_sources(sources, target.box), target, self.config.eval_num_rays_per_chunk
-        )
+        self.viewer_controls.show_sources(view.label)
+        raw = render_image(self.network, view.encoded, view.target, self.config.eval_num_rays_per_chunk)
         # Dataset cameras (ns-eval, ns-render dataset) keep the raw heatmaps/CSE and 2D keypoints for the metrics.
         meta = camera.metadata or {}
         keep_raw = ROW_KEY in meta and SPLIT_KEY in meta
         settings = self.viewer_controls.snapshot()
         keypoints = None
-        if settings.show_keypoints or keep_raw:  # the costliest output: skipped when the viewer hides the skeleton
-            heatmaps = torch.nan_to_num(raw["heatmaps"].float())
-            keypoints = self.keypoints_2d(heatmaps, subject, frame, target.K, target.w2c)
+        skeleton_shown = settings.show_keypoints and (
+            settings.shown_outputs is None or "keypoints_overlay" in settings.shown_outputs
+        )
+        if skeleton_shown or keep_raw:  # the costliest output: made only when the viewer shows the skeleton
+            keypoints = self.keypoints_2d(torch.nan_to_num(raw["heatmaps"].float()), view)
         return viewer_outputs(
             raw, settings, self.config.keypoint_threshold, keep_raw_maps=keep_raw, keypoints=keypoints
         )

@@ -8,7 +8,7 @@ in ``Cameras.metadata``, so DDP sees every differentiable operation.
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import time
-from typing import Callable, Dict, List, Literal, Optional, Tuple, Type, Union
+from typing import Any, Dict, Iterable, List, Literal, Optional, Tuple, Type, Union
 
 import torch
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
@@ -21,16 +21,13 @@ from torchvision.utils import save_image
 from ghnerf_ns.data.datamanager import GHNeRFDataManager, GHNeRFDataManagerConfig
 from ghnerf_ns.data.source_bank import SourceViewBank
 from ghnerf_ns.ghnerf_model import GHNeRFModelConfig
-from ghnerf_ns.keypoints.extractor import keypoint_extractor
 from ghnerf_ns.keypoints.keypoints3d import (
     FrameViews,
     KeypointQueryError,
     annotated_joints3d,
     frame_mpjpe_metrics,
-    model_volumetric_keypoints,
     no_keypoints,
 )
-from ghnerf_ns.keypoints.source_view_keypoints import has_pose_head, model_source_view_keypoints
 from ghnerf_ns.model.geometry import cameras_to_opencv
 from ghnerf_ns.runtime import setup_runtime
 
@@ -76,6 +73,8 @@ class GHNeRFPipeline(VanillaPipeline):
             self.world_size = world_size
             self._model = DistributedDataParallel(self._model, device_ids=None, find_unused_parameters=True)
         dm = self.datamanager
+        if hasattr(dm, "eval_sample_dataset"):  # not built in inference mode (ns-render, ns-viewer)
+            dm.set_eval_num_views(config.model.num_source_views)
         bank = SourceViewBank(dm.source_pools(), resolution=dm.config.resolution, cache_size=config.source_cache_size)
         self.model.attach_data(
             bank=bank, targets={0: dm.train_targets, 1: dm.eval_targets}, heatmap_sigma=dm.config.heatmap_sigma
@@ -108,16 +107,30 @@ class GHNeRFPipeline(VanillaPipeline):
 
         nerfstudio averages every per-image value; here undefined values (NaN, e.g. no valid joint in a view) are
         left out of the mean, and PCK is pooled over all counted joints (correct / total) rather than averaged per
-        image, so a view with two visible joints does not weigh as much as one with twenty. 3D keypoints are
-        computed once per (subject, frame) of the eval split, not per image (see :meth:`get_frame_3d_metrics`).
+        image, so a view with two visible joints does not weigh as much as one with twenty. Each view's 3D keypoints
+        come from its own source views; MPJPE pools them over the views of each frame (:meth:`get_frame_3d_metrics`).
+        With several eval subjects, ns-eval also reports each one's figures under ``per_subject``.
 
         A metric that was computed but is undefined (e.g. MPJPE with no joint found) is None, which ns-eval writes as
         JSON ``null`` (NaN would make its file invalid JSON). The trainer (which passes ``step``) hands the values to
         scalar writers, so there such metrics are left out instead.
         """
         per_image, frames = self._evaluate_images(output_path)
-        out = aggregate_image_metrics(per_image, get_std=get_std, per_frame=self.get_frame_3d_metrics(frames))
-        return out if step is None else {k: v for k, v in out.items() if v is not None}
+        out: Dict[str, Any] = aggregate_image_metrics(
+            per_image, get_std=get_std, per_frame=self.get_frame_3d_metrics(frames)
+        )
+        out.update(cse_consistency(frames.values()))
+        if step is not None:
+            return {k: v for k, v in out.items() if v is not None}
+        subjects = sorted({subject for subject, _ in frames})
+        if len(subjects) > 1:  # ns-eval: each unseen person's figures too (pooled figures can hide one failure)
+            out["per_subject"] = {}
+            for subject in subjects:
+                own = {key: views for key, views in frames.items() if key[0] == subject}
+                images = [m for views in own.values() for m in views.image_metrics]
+                out["per_subject"][subject] = aggregate_image_metrics(images, per_frame=self.get_frame_3d_metrics(own))
+                out["per_subject"][subject].update(cse_consistency(own.values()))
+        return out
 
     def get_per_image_metrics(self, output_path: Optional[Path] = None) -> List[Dict[str, float]]:
         """Metrics of every eval image (and, with ``output_path``, their comparison images written as PNGs)."""
@@ -146,15 +159,26 @@ class GHNeRFPipeline(VanillaPipeline):
                     for key, image in images.items():
                         save_image(image.permute(2, 0, 1).cpu(), output_path / f"eval_{key}_{idx:04d}.png")
                 results.append(metrics)
-                # Collect this view's predicted 2D keypoints for the frame's triangulated 3D estimate.
+                # Collect this view's predicted 2D keypoints (for the frame's triangulated 3D estimate) and its own 3D
+                # estimates, each made from the view's source views only.
                 row = int(batch["image_idx"])
                 key = (index.subjects[int(index.subject_idx[row])], int(index.frame[row]))
                 views = frames.setdefault(key, FrameViews(subject=key[0], frame=key[1]))
                 K, w2c = cameras_to_opencv(camera)
                 # The model's 2D keypoints of this view (its left/right rule; dataset cameras always carry them).
+                views.image_metrics.append(metrics)
                 views.keypoints_2d.append(outputs["keypoints_2d"][:, :3].cpu())
                 views.K.append(K.reshape(3, 3).float().cpu())
                 views.w2c.append(w2c.reshape(4, 4).float().cpu())
+                for kind, estimate in self._view_estimates(camera, key).items():
+                    views.estimates.setdefault(kind, []).append(estimate)
+                if "cse" in outputs:  # for the frame's cross-view CSE consistency
+                    from ghnerf_ns.eval.cse_consistency import RenderedCSEView
+
+                    views.cse_views.append(RenderedCSEView(
+                        outputs["cse"].cpu(), outputs["depth"].cpu(), outputs["accumulation"].cpu(),
+                        K.reshape(3, 3).float().cpu(), w2c.reshape(4, 4).float().cpu(),
+                    ))  # fmt: skip
                 if "joints3d" in batch:
                     views.joints3d = batch["joints3d"].cpu()
                 bar.advance(task)
@@ -162,63 +186,48 @@ class GHNeRFPipeline(VanillaPipeline):
         return results, frames
 
     @torch.no_grad()
-    def get_frame_3d_metrics(self, frames: Dict[Tuple[str, int], FrameViews]) -> List[Dict[str, float]]:
-        """MPJPE sums/counts of each eval (subject, frame) from :meth:`frame_estimates_3d`."""
-        return [
-            frame_mpjpe_metrics(
-                views,
-                estimates[self.model.config.keypoints_3d],
-                gt,
-                {f"mpjpe_3d_{name.replace('-', '_')}": estimate for name, estimate in estimates.items()},
-            )
-            for views, gt, estimates in self.frame_estimates_3d(frames)
-        ]
+    def _view_estimates(self, camera, key: Tuple[str, int]) -> Dict[str, Tuple[Tensor, Tensor]]:
+        """The model's 3D estimates of one eval view (:func:`~ghnerf_ns.keypoints.view_keypoints.view_estimates_3d`);
+        a view whose sources cannot give them (one input camera left) has every joint missing, with a warning."""
+        from ghnerf_ns.keypoints.view_keypoints import view_estimates_3d
+
+        view = self.model.prepare_view(camera)
+        try:
+            return view_estimates_3d(self.model, view)
+        except KeypointQueryError as err:
+            CONSOLE.print(f"[bold yellow]Warning: no 3D keypoints for {key[0]} frame {key[1]}: {err}")
+            return {kind: no_keypoints(25, self.model.device) for kind in ("volumetric", "source-views")}
 
     @torch.no_grad()
-    def frame_estimates_3d(
-        self, frames: Dict[Tuple[str, int], FrameViews]
-    ) -> List[Tuple[FrameViews, Tensor, Dict[str, Tuple[Tensor, Tensor]]]]:
-        """``(views, gt, estimates)`` of each eval (subject, frame): the 3D ground truth (synthetic ``joints3d``, else
-        DLT of the annotated 2D keypoints of all input and test cameras of that frame, undistorted) and the model's 3D
-        estimates by kind ('volumetric' always, 'source-views' where the human encoder has the pose head); the
-        triangulated estimate comes from ``views``. Frames without any ground-truth joint are skipped."""
-        self.eval()
-        config = self.model.config
-        extractor = keypoint_extractor(
-            config.keypoint_threshold, config.volumetric_density_weighting, config.volumetric_side_assignment
-        )
-        all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
-        out: List[Tuple[FrameViews, Tensor, Dict[str, Tuple[Tensor, Tensor]]]] = []
+    def get_frame_3d_metrics(self, frames: Dict[Tuple[str, int], FrameViews]) -> List[Dict[str, float]]:
+        """MPJPE sums/counts of each eval (subject, frame) against its 3D ground truth (:meth:`frame_ground_truth`);
+        frames without any ground-truth joint are skipped."""
+        out: List[Dict[str, float]] = []
         for (subject, frame), views in sorted(frames.items()):
-            gt = views.joints3d if views.joints3d is not None else annotated_joints3d(all_cameras, subject, frame)
-            if not bool((gt[:, 3] > 0).any()):
-                continue
-            estimates = {"volumetric": self._estimate_or_none(
-                f"volumetric 3D keypoints for {subject} frame {frame}",
-                gt,
-                lambda: model_volumetric_keypoints(self.model, subject, frame, extractor),
-            )}  # fmt: skip
-            if config.keypoints_3d == "source-views" or has_pose_head(self.model):
-                estimates["source-views"] = self._estimate_or_none(
-                    f"source-view 3D keypoints for {subject} frame {frame}",
-                    gt,
-                    lambda: model_source_view_keypoints(self.model, subject, frame),
-                )
-            out.append((views, gt, estimates))
-        self.train()
+            gt = self.frame_ground_truth(views)
+            if bool((gt[:, 3] > 0).any()):
+                out.append(frame_mpjpe_metrics(views, gt, self.model.config.keypoints_3d))
         return out
 
-    @staticmethod
-    def _estimate_or_none(
-        what: str, gt: Tensor, estimate: Callable[[], Tuple[Tensor, Tensor]]
-    ) -> Tuple[Tensor, Tensor]:
-        """``estimate()``, or every joint missing (with a warning naming ``what``) where the frame cannot give one."""
-        try:
-            return estimate()
-        except KeypointQueryError as err:
-            # E.g. a frame of a real capture with one input camera left: its joints count as missing.
-            CONSOLE.print(f"[bold yellow]Warning: no {what}: {err}")
-            return no_keypoints(gt.shape[0], gt.device)
+    def frame_ground_truth(self, views: FrameViews) -> Tensor:
+        """A frame's 3D ground truth (25, 4): the synthetic ``joints3d``, else the DLT of the annotated 2D keypoints of
+        all its input and test cameras (undistorted)."""
+        if views.joints3d is not None:
+            return views.joints3d
+        all_cameras = [*self.datamanager.source_pools().values(), self.datamanager.eval_targets]
+        return annotated_joints3d(all_cameras, views.subject, views.frame)
+
+
+def cse_consistency(frames: Iterable[FrameViews]) -> Dict[str, float]:
+    """``cse_cross_view_mse`` (:mod:`ghnerf_ns.eval.cse_consistency`) pooled over the co-visible pixels of every
+    frame's rendered views, with its pixel count; empty without a CSE head or co-visible pixels."""
+    from ghnerf_ns.eval.cse_consistency import cross_view_cse_sums
+
+    total, count = 0.0, 0
+    for views in frames:
+        frame_total, frame_count = cross_view_cse_sums(views.cse_views)
+        total, count = total + frame_total, count + frame_count
+    return {"cse_cross_view_mse": total / count, "cse_cross_view_pixels": float(count)} if count else {}
 
 
 def aggregate_image_metrics(
@@ -237,6 +246,9 @@ def aggregate_image_metrics(
     pooled = ("pck", "pck_channels")
     for key in keys:
         if key in [f"{name}_{part}" for name in pooled for part in ("correct", "total")]:
+            continue
+        if key.endswith("_num_images_excluded"):  # counts: summed over the images
+            out[key] = float(sum(m.get(key, 0.0) for m in per_image))
             continue
         values = torch.tensor([m[key] for m in per_image if key in m], dtype=torch.float64)
         values = values[torch.isfinite(values)]

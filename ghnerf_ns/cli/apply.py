@@ -6,6 +6,12 @@ writes ``OUT/config.yml``: the run's model and checkpoints (read from RUN, never
 subject is an unseen test subject (or those given with the dataparser's own options, as for ns-train). It then prints
 the ns-eval, ns-render, ns-viewer and ghnerf-keypoints commands that use it. How the config reads only NEW is
 explained in :mod:`ghnerf_ns.applied_run`.
+
+Example: the ``make demo`` run applied to two new synthetic people (both are test subjects; nothing is trained):
+
+    ghnerf-synth zju --out data/new_people --subjects 501 502 --frames 2 --cameras 24
+    ghnerf-apply --load-config demo_outputs/demo/ghnerf-tiny/run/config.yml --data data/new_people \\
+        --output-dir outputs/new_people
 """
 
 import copy
@@ -74,6 +80,9 @@ class ApplyCLI:
     """Working resolution (long side, multiple of 32) for the capture; default: the run's."""
     load_step: Optional[int] = None
     """Checkpoint step to use; default: the run's latest."""
+    num_views: Optional[int] = None
+    """Input views each prediction may use (renders, 2D and 3D keypoints): the N input cameras nearest to the rendered
+    camera, 0 = every input camera of the frame; default: the run's --pipeline.model.num-source-views."""
 
 
 def checkpoint_dir(run_config: Path, config: TrainerConfig, load_step: Optional[int]) -> Path:
@@ -161,6 +170,10 @@ def apply_run(cli: ApplyCLI) -> AppliedRun:
     if cli.resolution is not None:
         working_size(cli.resolution, cli.resolution, cli.resolution)  # a clear error for a bad value
         datamanager.resolution = cli.resolution
+    if cli.num_views is not None:
+        if cli.num_views < 0:
+            raise ApplyError(f"--num-views {cli.num_views}: give a number of input views >= 1, or 0 for all of them")
+        applied.pipeline.model.num_source_views = cli.num_views
     datamanager.data = data
     datamanager.dataparser = capture
     applied.relative_model_dir = ckpts

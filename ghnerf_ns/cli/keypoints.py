@@ -1,4 +1,4 @@
-"""``ghnerf-keypoints``: 2D and 3D keypoints of a trained GHNeRF run, written as OpenPose JSON and a 3D JSON.
+"""``ghnerf-keypoints``: 2D and 3D keypoints of a trained GHNeRF run, as OpenPose JSON, 3D JSON and marker files.
 
 For each chosen subject/frame it renders the chosen cameras (the eval split's dataset cameras of that frame, with the
 test protocol's source views, or ``--orbit N`` virtual cameras circling the human's box) and writes
@@ -12,9 +12,15 @@ test protocol's source views, or ``--orbit N`` virtual cameras circling the huma
   used, and, where the human encoder has the 2D pose head, ``source_views`` (the head on every input camera,
   triangulated by consensus: :mod:`ghnerf_ns.keypoints.source_view_keypoints`); ``model_estimate`` names the one the
   model reports as its 3D keypoints (``--pipeline.model.keypoints-3d``);
+* once all frames of a subject are done, that model estimate as one marker track per subject, for OpenSim,
+  Pose2Sim, Blender and motion-capture tools: ``<output-dir>/<subject>/keypoints3d.trc`` (TRC text) and
+  ``<output-dir>/<subject>/keypoints3d.c3d`` (C3D), the 25 BODY_25 joints as markers, metres in the dataset's
+  world frame, time = dataset frame / ``--frame-rate``, joints not found in a frame left as gaps (see
+  :mod:`ghnerf_ns.keypoints.marker_files` and docs/keypoint_export.md);
 * with ``--overlays``: ``<subject>/<camera>/<frame:06d>_keypoints.png`` (skeleton drawn on the render).
 """
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -31,14 +37,9 @@ from torch import Tensor
 from dataparsers.body25 import BODY25_JOINTS
 from dataparsers.openpose_json import write_openpose_json
 from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-from ghnerf_ns.keypoints.keypoints3d import (
-    DEFAULT_REFERENCE_SIZE,
-    KeypointQueryError,
-    model_volumetric_keypoints,
-    no_keypoints,
-    triangulated_keypoints,
-)
-from ghnerf_ns.keypoints.source_view_keypoints import has_pose_head, model_source_view_keypoints
+from ghnerf_ns.keypoints.keypoints3d import KeypointQueryError, no_keypoints, triangulated_keypoints
+from ghnerf_ns.keypoints.source_view_keypoints import has_pose_head
+from ghnerf_ns.model.network import PreparedView
 from ghnerf_ns.runtime import setup_runtime
 
 CONSOLE = Console()
@@ -55,7 +56,7 @@ class KeypointsCLI:
     load_config: Path
     """The run's config.yml (as written by ns-train)."""
     output_dir: Path
-    """Folder the JSON files (and overlays) are written to."""
+    """Folder the JSON files, the TRC/C3D marker files (and overlays) are written to."""
     subjects: Optional[List[str]] = None
     """Subjects to process (names as in the dataset); default: every subject of the eval split."""
     frames: Optional[List[int]] = None
@@ -66,14 +67,22 @@ class KeypointsCLI:
     """Render this many virtual cameras on a circle around the human's box instead of dataset cameras (0 = off)."""
     overlays: bool = False
     """Also write the rendered keypoint overlay images."""
-    reference_size: int = DEFAULT_REFERENCE_SIZE
-    """Side of the reference image whose cost volumes the volumetric 3D query reads (multiple of 32)."""
+    frame_rate: float = 50.0
+    """Capture rate of the dataset in frames per second, for the time axis of the TRC/C3D marker files (time =
+    dataset frame / rate). The datasets do not record it: give your capture's rate (data made by ghnerf-synth: its
+    --fps, 15 by default for the ZJU-MoCap and EasyMocap layouts, 5 for RenderPeople)."""
     keypoints: KeypointExtractorConfig = field(default_factory=KeypointExtractorConfig)
     """Peak extraction options (2D and 3D)."""
 
     def main(self) -> None:
         from nerfstudio.utils.eval_utils import eval_setup
 
+        if not (math.isfinite(self.frame_rate) and self.frame_rate > 0):
+            # Checked before loading the run: the marker files are written only after a subject's last frame.
+            raise KeypointsCLIError(
+                f"--frame-rate must be a positive number of frames per second, got {self.frame_rate}; give the "
+                "capture rate of the dataset, e.g. --frame-rate 50"
+            )
         _, pipeline, _, _ = eval_setup(self.load_config, test_mode="test")
         pipeline.eval()
         options = self.keypoints
@@ -90,11 +99,18 @@ class KeypointsCLI:
             TimeElapsedColumn(),
         ) as bar:
             task = bar.add_task("", total=len(jobs))
-            for subject, frame, views in jobs:
-                bar.update(task, description=f"{subject} frame {frame}")
-                self._process(pipeline, extractor, subject, frame, views)
-                bar.advance(task)
-        CONSOLE.print(f"[green]Wrote keypoints of {len(jobs)} subject/frame(s) to {self.output_dir}")
+            # _jobs lists each subject's frames together: a subject's marker files follow its last frame.
+            for subject, subject_jobs in itertools.groupby(jobs, key=lambda job: job[0]):
+                records = {}
+                for _, frame, views in subject_jobs:
+                    bar.update(task, description=f"{subject} frame {frame}")
+                    records[frame] = self._process(pipeline, extractor, subject, frame, views)
+                    bar.advance(task)
+                self._write_marker_files(subject, records)
+        CONSOLE.print(
+            f"[green]Wrote keypoints of {len(jobs)} subject/frame(s) and each subject's keypoints3d.trc/.c3d to "
+            f"{self.output_dir}"
+        )
 
     # ---------------------------------------------------------------------------------------------- selection
     def _jobs(self, pipeline) -> List[Tuple[str, int, List[Tuple[str, object]]]]:
@@ -163,40 +179,38 @@ class KeypointsCLI:
         return poses
 
     # ---------------------------------------------------------------------------------------------- rendering
-    def _render(self, pipeline, subject: str, frame: int, view: object) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
-        """Rendered outputs, K and w2c (OpenCV) of a dataset camera or an orbit pose."""
-        from ghnerf_ns.model.geometry import box_near_far, cameras_to_opencv
+    def _render(self, pipeline, subject: str, frame: int, view: object) -> Tuple[Dict[str, Tensor], PreparedView]:
+        """Rendered outputs and the prepared view (target camera and encoded sources) of a dataset camera or an orbit
+        pose."""
+        from ghnerf_ns.model.geometry import box_near_far
         from ghnerf_ns.model.views import TargetView
         from ghnerf_ns.render.image_renderer import render_image
 
         model = pipeline.model
-        if isinstance(view, tuple):
-            K, w2c, height, width = view
-            K, w2c = K.to(model.device), w2c.to(model.device)
-            box = torch.from_numpy(model._bank.box(subject, frame)).to(model.device).float()
-            target = TargetView(K=K, w2c=w2c, height=height, width=width, box=box, near_far=box_near_far(box, w2c))
-            entries = model._bank.select(
-                subject, frame, w2c.cpu().numpy(), model.config.num_source_views, use_rotation=False
-            )
-            sources = model._bank.load(entries).to(model.device)
-            with torch.no_grad():
-                raw = render_image(
-                    model.network, model.encode_sources(sources, box), target, model.config.eval_num_rays_per_chunk
-                )
-            return {"rgb": raw["rgb"].clamp(0, 1), "heatmaps": raw["heatmaps"]}, K, w2c
         with torch.no_grad():
-            outputs = model.get_outputs_for_camera(camera=view.to(model.device))
-        K, w2c = cameras_to_opencv(view)
-        return outputs, K.reshape(3, 3).float(), w2c.reshape(4, 4).float()
+            if isinstance(view, tuple):
+                K, w2c, height, width = view
+                K, w2c = K.to(model.device), w2c.to(model.device)
+                box = torch.from_numpy(model._bank.box(subject, frame)).to(model.device).float()
+                target = TargetView(K=K, w2c=w2c, height=height, width=width, box=box, near_far=box_near_far(box, w2c))
+                prepared = model.prepared(subject, frame, target)
+            else:
+                prepared = model.prepare_view(view.to(model.device))
+            raw = render_image(model.network, prepared.encoded, prepared.target, model.config.eval_num_rays_per_chunk)
+        return {"rgb": raw["rgb"].clamp(0, 1), "heatmaps": torch.nan_to_num(raw["heatmaps"].float())}, prepared
 
-    def _process(self, pipeline, extractor, subject: str, frame: int, views: List[Tuple[str, object]]) -> None:
+    def _process(
+        self, pipeline, extractor, subject: str, frame: int, views: List[Tuple[str, object]]
+    ) -> Dict[str, object]:
+        """Render and write the 2D and 3D keypoint files of one subject/frame; returns the 3D JSON record."""
+        from ghnerf_ns.keypoints.view_keypoints import view_estimates_3d
         from ghnerf_ns.viewer.visuals import draw_keypoints_overlay
 
         out_dir = self.output_dir / subject
         kps, Ks, w2cs, used = [], [], [], []
         for name, view in views:
-            outputs, K, w2c = self._render(pipeline, subject, frame, view)
-            keypoints, found = pipeline.model.keypoints_2d(outputs["heatmaps"], subject, frame, K, w2c, extractor)
+            outputs, prepared = self._render(pipeline, subject, frame, view)
+            keypoints, found = pipeline.model.keypoints_2d(outputs["heatmaps"], prepared, extractor)
             keypoints = torch.where(found[:, None], keypoints, torch.zeros_like(keypoints)).cpu()
             path = out_dir / name / f"{frame:06d}_keypoints.json"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,40 +222,44 @@ class KeypointsCLI:
                 image = (overlay.clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
                 cv2.imwrite(str(path.with_name(f"{frame:06d}_keypoints.png")), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             kps.append(keypoints)
-            Ks.append(K.cpu())
-            w2cs.append(w2c.cpu())
+            Ks.append(prepared.target.K.cpu())
+            w2cs.append(prepared.target.w2c.cpu())
             used.append(name)
         try:
             with torch.no_grad():
-                volumetric = model_volumetric_keypoints(pipeline.model, subject, frame, extractor, self.reference_size)
+                estimates = view_estimates_3d(pipeline.model, pipeline.model.frame_view(subject, frame), extractor)
         except KeypointQueryError as err:
-            # A frame the 3D query cannot use (e.g. one input camera left): its volumetric joints are all invalid.
-            CONSOLE.print(f"[bold yellow]Warning: no volumetric 3D keypoints for {subject} frame {frame}: {err}")
-            volumetric = no_keypoints(len(BODY25_JOINTS))
-        triangulated = triangulated_keypoints(kps, Ks, w2cs)
+            # A frame whose input views cannot give 3D keypoints (e.g. one input camera left): all joints invalid.
+            CONSOLE.print(f"[bold yellow]Warning: no 3D keypoints for {subject} frame {frame}: {err}")
+            estimates = {kind: no_keypoints(len(BODY25_JOINTS)) for kind in ("volumetric", "source-views")}
+            if not has_pose_head(pipeline.model):
+                del estimates["source-views"]
         record = {
             "subject": subject,
             "frame": frame,
             "joint_names": list(BODY25_JOINTS),
             "units": "metres, dataset world frame",
             "model_estimate": pipeline.model.config.keypoints_3d.replace("-", "_"),
-            "volumetric": _estimate_json(*volumetric),
-            "triangulated": _estimate_json(*triangulated),
+            **{kind.replace("-", "_"): _estimate_json(*estimate) for kind, estimate in estimates.items()},
+            "triangulated": _estimate_json(*triangulated_keypoints(kps, Ks, w2cs)),
             "triangulated_from": used,
         }
-        if has_pose_head(pipeline.model):
-            record["source_views"] = _estimate_json(*self._source_views(pipeline, subject, frame))
         (out_dir / f"{frame:06d}_keypoints3d.json").write_text(json.dumps(record, indent=1))
+        return record
 
-    @staticmethod
-    def _source_views(pipeline, subject: str, frame: int) -> Tuple[Tensor, Tensor]:
-        """The pose head's 3D estimate (:mod:`ghnerf_ns.keypoints.source_view_keypoints`), all invalid where the
-        frame has fewer than 2 input cameras."""
-        try:
-            return model_source_view_keypoints(pipeline.model, subject, frame)
-        except KeypointQueryError as err:
-            CONSOLE.print(f"[bold yellow]Warning: no source-view 3D keypoints for {subject} frame {frame}: {err}")
-            return no_keypoints(len(BODY25_JOINTS))
+    def _write_marker_files(self, subject: str, records: Dict[int, Dict[str, object]]) -> None:
+        """The model estimate of a subject's processed frames as ``keypoints3d.trc`` and ``keypoints3d.c3d``, from
+        the same (rounded) numbers as its 3D JSON files."""
+        from ghnerf_ns.keypoints.marker_files import write_c3d, write_trc
+
+        frames = sorted(records)
+        estimates = [records[frame][records[frame]["model_estimate"]] for frame in frames]
+        points = np.asarray([estimate["xyz"] for estimate in estimates], dtype=np.float64).reshape(len(frames), -1, 3)
+        valid = np.asarray([estimate["valid"] for estimate in estimates], dtype=bool).reshape(len(frames), -1)
+        numbers = np.asarray(frames, dtype=np.int64)
+        out_dir = self.output_dir / subject
+        write_trc(out_dir / "keypoints3d.trc", BODY25_JOINTS, numbers, points, valid, self.frame_rate)
+        write_c3d(out_dir / "keypoints3d.c3d", BODY25_JOINTS, numbers, points, valid, self.frame_rate)
 
 
 def _estimate_json(points: Tensor, valid: Tensor) -> Dict[str, list]:

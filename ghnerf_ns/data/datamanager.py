@@ -53,8 +53,6 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     """Possible numbers of source views per training batch (ENeRF on ZJU-MoCap: 2 or 3)."""
     train_num_views_probs: Tuple[float, ...] = (0.9, 0.1)
     """Probability of each entry of train-num-views."""
-    eval_num_views: int = 2
-    """Source views at test time (the paper: 2)."""
     heatmap_sigma: float = 7.0
     """Standard deviation, in working-resolution pixels, of the ground-truth joint Gaussians. The paper does not state
     it; 7 px at 512 is OpenPose's (the paper's teacher and baseline) and matches the scale of the paper's heatmap MSE
@@ -66,10 +64,17 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     """Standard deviation of the joint-centred rays' offsets from their joint, in units of heatmap-sigma."""
     pose_views: int = 0
     """Input-camera images of random training subjects and frames loaded with each training target for 2D pose
-    supervision of the source-view heatmap head only (--pipeline.model.network.source-heatmap-head): the human encoder
+    supervision of the source-view heatmap head only (--pipeline.model.human-encoder.heatmap-head): the human encoder
     learns from every pixel of their heatmaps, without rendering them. 0 = none."""
     flip_pose_views: bool = True
     """Mirror each pose view left-right with probability 1/2 (keypoints follow; left and right joints swap)."""
+    occluded_joint_targets: bool = False
+    """Occluded joints that the annotation still places (confidence 0 at a real position, as ghnerf-synth writes every
+    joint's projection; OpenPose writes undetected joints as 0, 0, 0) are targets of the 2D pose head and of the
+    volumetric heat at that position. The head then puts a joint hidden behind the body where it projects (the nose
+    of a person seen from behind inside the head, not on the hair), so a few views still triangulate it and the body's
+    facing direction, which names left and right, does not flip. The rendered heatmaps and the metrics keep visible
+    joints only."""
     volume_heat_points: int = 0
     """Random points of each training target's 3D box at which the heat field gets a 3D heatmap target made from the
     2D keypoints of all the frame's input cameras (--pipeline.model.loss.volume-heat-weight; see
@@ -184,7 +189,8 @@ class GHNeRFDataManager(DataManager):
             sources=sources,
             resolution=cfg.resolution,
             rays=rays,
-            num_views_choices=cfg.train_num_views if train else (cfg.eval_num_views,),
+            # Eval batches: the model's num-source-views, set by the pipeline (set_eval_num_views).
+            num_views_choices=cfg.train_num_views if train else (2,),
             num_views_probs=cfg.train_num_views_probs if train else (1.0,),
             heatmap_sigma=cfg.heatmap_sigma,
             with_cse=True,
@@ -193,6 +199,7 @@ class GHNeRFDataManager(DataManager):
             num_pose_views=cfg.pose_views if train else 0,
             flip_pose_views=cfg.flip_pose_views,
             num_volume_points=cfg.volume_heat_points if train else 0,
+            occluded_joint_targets=cfg.occluded_joint_targets,
         )
 
     def _loader(self, dataset: TrainingSampleDataset, seed: int) -> DataLoader:
@@ -274,6 +281,11 @@ class GHNeRFDataManager(DataManager):
         self.eval_sample_dataset = self._sample_dataset(
             self.eval_targets, self.eval_dataparser_outputs.metadata[SOURCES_KEY], train=False
         )
+
+    def set_eval_num_views(self, num_views: int) -> None:
+        """The source views of the eval loss batches: the model's ``num_source_views`` (0 = all input cameras), one
+        option for every prediction (the pipeline sets it before the first eval batch)."""
+        self.eval_sample_dataset.choices = (num_views,)
 
     def next_train(self, step: int) -> Tuple[Cameras, TrainingBatch]:
         if self._train_iter is None:

@@ -22,7 +22,7 @@ from ghnerf_ns.data.image_loading import (
     working_camera,
     working_keypoints,
 )
-from ghnerf_ns.data.keypoint_source import read_keypoints_checked
+from ghnerf_ns.data.keypoint_source import read_keypoints_checked, with_occluded_positions
 from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_SOURCES, UNREADABLE_IMAGE
 from ghnerf_ns.data.source_bank import c2w_from_w2c
 from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
@@ -48,6 +48,11 @@ def flip_view(view: LoadedView) -> LoadedView:
         keypoints=keypoints,
         cse=None if view.cse is None else np.ascontiguousarray(view.cse[:, ::-1]),
     )
+
+
+MIN_SOURCE_VIEWS = 2
+"""A training target needs at least this many other input cameras (fewer of its frame's images were readable: the
+sample is replaced and reported); with fewer than asked for, but at least this many, it uses the ones there are."""
 
 
 class TooFewSourceViews(ImageReadError):
@@ -141,6 +146,8 @@ class TrainingSampleDataset(Dataset):
             swap names: the mirror image of a person is a person).
         num_volume_points: random points of the target's 3D box at which the heat field gets a 3D target from the
             2D keypoints of all the frame's input cameras (:mod:`ghnerf_ns.model.volume_heat`); 0 = none.
+        occluded_joint_targets: input views' occluded joints that keep a position are pose-head and volumetric targets
+            (:func:`~ghnerf_ns.data.keypoint_source.with_occluded_positions`).
     """
 
     def __init__(
@@ -158,6 +165,7 @@ class TrainingSampleDataset(Dataset):
         num_pose_views: int = 0,
         flip_pose_views: bool = False,
         num_volume_points: int = 0,
+        occluded_joint_targets: bool = False,
     ) -> None:
         self.targets = targets
         self.sources = sources
@@ -172,6 +180,7 @@ class TrainingSampleDataset(Dataset):
         self.num_pose_views = num_pose_views
         self.flip_pose_views = flip_pose_views
         self.num_volume_points = num_volume_points
+        self.occluded_joint_targets = occluded_joint_targets
         self._rng: Optional[np.random.Generator] = None
         self._source_rows: Dict[Tuple[str, int, int], int] = {}
         frame_cams: Dict[Tuple[str, int], List[int]] = {}
@@ -208,7 +217,7 @@ class TrainingSampleDataset(Dataset):
                 return []
             pool = c2w_from_w2c(np.stack([self.sources.w2c[self._source_rows[(subject, frame, c)]] for c in cams]))
             exclude = cams.index(camera) if camera in cams else None
-            n = max(self.choices) + 1
+            n = 0 if min(self.choices) <= 0 else max(self.choices) + 1  # 0: every other input camera
             chosen = nearest_source_views(c2w_from_w2c(w2c), pool, n, exclude=exclude)
             self._candidates[key] = [cams[i] for i in chosen]
         return self._candidates[key]
@@ -243,13 +252,16 @@ class TrainingSampleDataset(Dataset):
         target = load_view(t, row, self.resolution, keypoints=keypoints, with_cse=self.with_cse)
         num_views = sample_num_views(rng, self.choices, self.probs)
         candidates = self.candidates(subject, frame, camera, t.w2c[row])
-        if len(candidates) < min(self.choices):
+        needed = min(MIN_SOURCE_VIEWS, *(c for c in self.choices if c > 0)) if any(c > 0 for c in self.choices) else 1
+        if len(candidates) < needed:
             # Missing images left this frame with too few other input cameras: replace the sample and report it.
             raise TooFewSourceViews(
                 f"{t.image_filenames[row]}: only {len(candidates)} other input camera(s) in {subject} frame {frame}, "
-                f"fewer than {min(self.choices)} source views (images missing)"
+                f"fewer than {needed} source views (images missing)"
             )
-        num_views = min(num_views, len(candidates))
+        # A rig with fewer other input cameras than asked for (a 3-camera capture, a frame that lost a view) trains
+        # with the ones it has.
+        num_views = len(candidates) if num_views <= 0 else min(num_views, len(candidates))
         if self.randomize_sources:
             cams = training_source_views(rng, candidates, num_views)
         else:
@@ -259,7 +271,7 @@ class TrainingSampleDataset(Dataset):
         pose_rows = [int(r) for r in rng.integers(len(self.sources), size=self.num_pose_views)]
         # Source keypoints train the source-view heatmap head (when the model has one); reading them is cheap.
         views: List[LoadedView] = [
-            load_view(self.sources, r, self.resolution, keypoints=read_keypoints_checked(self.sources, r)[0])
+            load_view(self.sources, r, self.resolution, keypoints=self._input_keypoints(r))
             for r in [self._source_rows[(subject, frame, c)] for c in cams] + pose_rows
         ]
         n = len(cams)
@@ -316,14 +328,18 @@ class TrainingSampleDataset(Dataset):
             sample.update(self._volume_samples(subject, frame, t.box(row), rng))
         return sample
 
+    def _input_keypoints(self, row: int) -> np.ndarray:
+        """Native keypoints of input-camera image ``row`` as the pose head and the volumetric heat learn them."""
+        keypoints = read_keypoints_checked(self.sources, row)[0]
+        return with_occluded_positions(keypoints) if self.occluded_joint_targets else keypoints
+
     def _volume_samples(self, subject: str, frame: int, box: np.ndarray, rng: np.random.Generator) -> Dict[str, object]:
         """Random points of the box and the 2D keypoints and cameras of every input camera of the frame."""
         rows = [self._source_rows[(subject, frame, c)] for c in self._frame_cams[(subject, frame)]]
         keypoints, Ks, w2cs, sizes = [], [], [], []
         for r in rows:
             K, w2c, (w, h) = working_camera(self.sources, r, self.resolution)
-            native = read_keypoints_checked(self.sources, r)[0]
-            keypoints.append(working_keypoints(self.sources, r, native, self.resolution))
+            keypoints.append(working_keypoints(self.sources, r, self._input_keypoints(r), self.resolution))
             Ks.append(K)
             w2cs.append(w2c)
             sizes.append((h, w))

@@ -2,21 +2,22 @@
 
 **Volumetric.** The field ``g_h`` needs, at every 3D point, the pixel-aligned source features (available anywhere)
 and a voxel feature ``f_voxel`` read from the fine cost volume, which lives in some *target* camera's frustum. The
-3D query therefore builds the cascade volumes of a **reference camera**: the pose of the subject/frame's first input
-camera (the one with the lowest camera index), with its intrinsics refitted (:func:`reference_target`) so that the
-whole 3D box projects inside a square image with a margin; sources are that camera's nearest other input cameras,
-exactly as a training target's sources are chosen (the reference camera itself is excluded). Each grid point is
-projected into the reference camera: its pixel gives (u, v) of the volume and its z-depth the position between the
-fine level's per-pixel first and last plane. The fine volume only spans a band of ``depth +- std`` around the coarse
-surface (ENeRF's cascade): points outside it read the volume's zero padding, as the renderer never samples there
-either; the occupancy weighting of :mod:`ghnerf_ns.keypoints.peaks3d` keeps such empty space from winning.
+3D query therefore builds the cascade volumes of a **reference camera**: the pose of the nearest of the view's source
+cameras, with its intrinsics refitted (:func:`reference_target`) so that the whole 3D box projects inside a square
+image with a margin; the sources are the view's own input views
+(:func:`~ghnerf_ns.keypoints.view_keypoints.view_keypoints_3d`). Each grid point is projected into the reference
+camera: its pixel gives (u, v) of the volume and its z-depth the position between the fine level's per-pixel first and
+last plane. The fine volume only spans a band of ``depth +- std`` around the coarse surface (ENeRF's cascade): points
+outside it read the volume's zero padding, as the renderer never samples there either; the occupancy weighting of
+:mod:`ghnerf_ns.keypoints.peaks3d` keeps such empty space from winning (a field trained with the volumetric heat loss
+is queried everywhere instead).
 
 **Triangulated.** 2D keypoints of several rendered views (eval cameras, dataset cameras or orbit cameras) are
 triangulated with :func:`ghnerf_ns.keypoints.triangulation.triangulate_dlt`.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -39,8 +40,6 @@ DEFAULT_REFERENCE_SIZE = 64
 """Side of the square reference image whose cascade volumes the 3D query reads (multiple of 32)."""
 DEFAULT_MARGIN = 0.1
 """Fraction of the reference image left free on each side around the projected box."""
-DEFAULT_NUM_REFERENCES = 4
-"""Reference cameras of the volumetric query, spread around the person (each sees one side of the body)."""
 
 
 class KeypointQueryError(ValueError):
@@ -137,7 +136,8 @@ def query_points(
     )
     view_dirs = points - camera_centers(target.w2c)
     view_dirs = view_dirs / torch.clamp_min(torch.linalg.norm(view_dirs, dim=-1, keepdim=True), 1e-6)
-    out = network.fields[1](voxel[:, None, :], projected, view_dirs)
+    code = network.joint_code(points[:, None, :], encoded)
+    out = network.fields[1](voxel[:, None, :], projected, view_dirs, code)
     if out.heatmaps is None:
         raise ValueError("the network's fine field has no heatmap head; 3D keypoints need GHNeRF's g_h")
     return out.density[:, 0, 0], out.heatmaps[:, 0, :], inside
@@ -202,63 +202,6 @@ def triangulated_keypoints(
     )
 
 
-def spread_references(centers: np.ndarray, count: int) -> List[int]:
-    """``count`` camera positions spread around the person: farthest-point sampling from the first camera."""
-    chosen = [0]
-    dist = np.linalg.norm(centers - centers[0], axis=-1)
-    while len(chosen) < min(count, len(centers)):
-        nxt = int(np.argmax(dist))
-        chosen.append(nxt)
-        dist = np.minimum(dist, np.linalg.norm(centers - centers[nxt], axis=-1))
-    return chosen
-
-
-def model_volumetric_keypoints(
-    model: torch.nn.Module,
-    subject: str,
-    frame: int,
-    extractor: KeypointExtractor,
-    reference_size: int = DEFAULT_REFERENCE_SIZE,
-    num_views: Optional[int] = None,
-    num_references: int = DEFAULT_NUM_REFERENCES,
-    band_only: Optional[bool] = None,
-) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
-    """The volumetric estimate of a :class:`~ghnerf_ns.ghnerf_model.GHNeRFModel` for one subject/frame.
-
-    Reference cameras: ``num_references`` input cameras spread around the person (:func:`spread_references`, from the
-    camera with the lowest index); each one's sources are its ``num_views`` (default: the model's
-    ``num_source_views``) nearest other input cameras (see the module docstring).
-    """
-    bank = getattr(model, "_bank", None)
-    if bank is None:
-        raise RuntimeError("the model has no SourceViewBank: load it through GHNeRFPipeline (ns-eval/eval_setup)")
-    pool = sorted(bank.pool(subject, frame), key=bank.camera_of)
-    if len(pool) < 2:
-        raise KeypointQueryError(
-            f"subject {subject} frame {frame} has {len(pool)} input camera(s) (missing images?); the volumetric 3D "
-            "query needs at least 2"
-        )
-    device = model.device
-    box = torch.from_numpy(bank.box(subject, frame)).to(device).float()
-    count = num_views or model.config.num_source_views
-    references = []
-    for i in spread_references(bank.centers(pool), max(1, num_references)):
-        w2c_ref = bank.load([pool[i]]).w2c[0].to(device).float()
-        target = reference_target(box, w2c_ref, reference_size)
-        entries = bank.select(
-            subject,
-            frame,
-            w2c_ref.cpu().numpy(),
-            min(count, len(pool) - 1),
-            True,
-            exclude_camera=bank.camera_of(pool[i]),
-        )
-        references.append((model.encode_sources(bank.load(entries).to(device), box), target))
-    if band_only is None:
-        band_only = model.config.volumetric_band_only
-    return volumetric_keypoints(model.network, references, extractor, band_only)
-
-
 def annotated_joints3d(
     indices: Sequence[HumanImageIndex], subject: str, frame: int, min_confidence: float = 0.1
 ) -> Float[Tensor, "num_joints 4"]:
@@ -295,25 +238,37 @@ class FrameViews:
     """OpenCV intrinsics of each rendered view at the render resolution."""
     w2c: List[Tensor] = field(default_factory=list)
     """OpenCV world-to-camera of each rendered view."""
+    estimates: Dict[str, List[Tuple[Tensor, Tensor]]] = field(default_factory=dict)
+    """Each rendered view's 3D estimates by kind ('volumetric', 'source-views'): (points [J, 4], valid [J]), each made
+    from that view's own source views."""
     joints3d: Optional[Tensor] = None
     """Synthetic ground truth (25, 4) where the dataset has it (batch key ``joints3d``)."""
+    image_metrics: List[Dict[str, float]] = field(default_factory=list)
+    """The per-image metrics of each rendered view (ns-eval's per-subject figures pool them)."""
+    cse_views: List[Any] = field(default_factory=list)
+    """Each rendered view's CSE, depth, opacity and camera (a CSE head only): the cross-view consistency
+    (:class:`~ghnerf_ns.eval.cse_consistency.RenderedCSEView`)."""
 
 
 def frame_mpjpe_metrics(
-    views: FrameViews,
-    estimate: Tuple[Tensor, Tensor],
-    gt: Float[Tensor, "num_joints 4"],
-    others: Optional[Dict[str, Tuple[Tensor, Tensor]]] = None,
+    views: FrameViews, gt: Float[Tensor, "num_joints 4"], configured: str
 ) -> Dict[str, float]:
-    """Sums and counts for the pooled MPJPE (mm) of one frame: ``mpjpe_3d`` (the model's 3D keypoints ``estimate``),
-    ``mpjpe_3d_triangulated`` (DLT of the rendered views' 2D keypoints) and each of ``others`` (metric name: estimate,
-    e.g. ``mpjpe_3d_volumetric``)."""
+    """Sums and counts for the pooled MPJPE (mm) of one frame: ``mpjpe_3d_<kind>`` of each kind of per-view estimate,
+    pooled over the frame's views, ``mpjpe_3d`` the ``configured`` kind (the model's keypoints-3d), and
+    ``mpjpe_3d_triangulated`` (DLT of the rendered views' 2D keypoints, one estimate per frame)."""
     out: Dict[str, float] = {}
     triangulated = triangulated_keypoints(views.keypoints_2d, views.K, views.w2c)
-    estimates = {"mpjpe_3d": estimate, "mpjpe_3d_triangulated": triangulated, **(others or {})}
-    for name, (points, valid) in estimates.items():
-        result = mpjpe_mm(points.cpu(), gt.cpu(), pred_valid=valid.cpu())
-        out[f"{name}_sum"] = result.mpjpe_mm * result.num_joints if result.num_joints else 0.0
-        out[f"{name}_num_joints"] = float(result.num_joints)
-        out[f"{name}_num_missing"] = float(result.num_missing)
+    per_view = {f"mpjpe_3d_{kind.replace('-', '_')}": estimates for kind, estimates in views.estimates.items()}
+    per_view["mpjpe_3d"] = views.estimates.get(configured, [])
+    per_view["mpjpe_3d_triangulated"] = [triangulated]
+    for name, estimates in per_view.items():
+        total, joints, missing = 0.0, 0, 0
+        for points, valid in estimates:
+            result = mpjpe_mm(points.cpu(), gt.cpu(), pred_valid=valid.cpu())
+            total += result.mpjpe_mm * result.num_joints if result.num_joints else 0.0
+            joints += result.num_joints
+            missing += result.num_missing
+        out[f"{name}_sum"] = total
+        out[f"{name}_num_joints"] = float(joints)
+        out[f"{name}_num_missing"] = float(missing)
     return out

@@ -1,12 +1,14 @@
-"""3D keypoints from the human encoder's 2D pose head on every input camera, triangulated by consensus.
+"""3D keypoints from the human encoder's 2D pose head on a prediction's input views, triangulated by consensus.
 
 Not in the paper (whose 3D keypoints are the peaks of the volumetric heatmap, :mod:`ghnerf_ns.keypoints.keypoints3d`).
 With ``--pipeline.model.human-encoder.heatmap-head`` the encoder predicts each input view's BODY_25 heatmaps (the same
-maps g_h reads as keypoint evidence); their 2D peaks, from all of the subject/frame's input cameras, are triangulated
-with :func:`~ghnerf_ns.keypoints.robust_triangulation.triangulate_robust`. Only the input images and their calibration
-are used, as for the volumetric estimate. On the demo's unseen subject this is the more accurate 3D estimate at every
-training step measured (benchmarks/README.md, "3D keypoints"): the volumetric field learns the same evidence later and
-blurs where views disagree, where a consensus over views drops the wrong ones.
+maps g_h reads as keypoint evidence); their 2D peaks in the views a prediction may use (``num_source_views``: the
+render's own source views, or every input camera of the frame) are triangulated with
+:func:`~ghnerf_ns.keypoints.robust_triangulation.triangulate_robust` when the views are encoded
+(:func:`keypoints_3d_from_source_maps`), so each render has the estimate of exactly its own views; with joint
+conditioning the field reads it (:mod:`ghnerf_ns.model.joint_code`). Only the input images and their calibration are
+used, as for the volumetric estimate. A consensus over views drops the views whose keypoint is off; with two views
+there is nothing to outvote, so a wrong view shows (benchmarks/README.md).
 
 Left and right (``--pipeline.model.source-view-sides``). A pose head learns where a wrist is long before it learns
 which wrist it is: early in training it names a left/right pair wrongly in a third of the views, or puts both labels
@@ -18,7 +20,7 @@ consensus triangulation pairs them across views whatever their labels, and the b
 the views' confidence-weighted vote.
 """
 
-from typing import List, Literal, Sequence, Tuple
+from typing import Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -26,7 +28,6 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from dataparsers.body25 import BODY25_MIRROR
-from ghnerf_ns.keypoints.keypoints3d import KeypointQueryError
 from ghnerf_ns.keypoints.pair_naming import side_blind_pair_keypoints
 from ghnerf_ns.keypoints.peaks2d import extract_keypoints_2d
 from ghnerf_ns.keypoints.robust_triangulation import triangulate_robust
@@ -39,45 +40,11 @@ DEFAULT_INLIER_FRACTION = 0.04
 (5 px at 128 px: about twice the pose head's median 2D error on the demo's unseen subject)."""
 MAP_FILTER_SIGMA_CELLS = 1.0
 """Gaussian filter of the peak search on the head's maps, in map cells (the maps are at the encoder's stride)."""
-VIEWS_PER_CHUNK = 8
-"""Input views encoded at once (bounds memory on rigs with many cameras)."""
 
 
 def has_pose_head(model: torch.nn.Module) -> bool:
     """Whether the model's human encoder has the 2D pose head this estimate needs."""
     return getattr(getattr(model, "human_encoder", None), "heatmap_head", None) is not None
-
-
-@torch.no_grad()
-def source_view_maps(
-    model: torch.nn.Module, subject: str, frame: int
-) -> Tuple[List[Float[Tensor, "num_joints h w"]], Float[Tensor, "num_views 3 3"], Float[Tensor, "num_views 4 4"], int]:
-    """The pose head's heatmaps (CPU, at the encoder's stride; one per view, as views of different sizes differ) on
-    every input camera of the subject/frame, with the cameras' ``K`` and ``w2c``; the last value is the images'
-    shorter side (pixels)."""
-    from ghnerf_ns.render.image_renderer import human_features_for
-
-    if not has_pose_head(model):
-        raise ValueError(
-            "--pipeline.model.keypoints-3d source-views needs the human encoder's 2D pose head "
-            "(--pipeline.model.human-encoder.heatmap-head True); this model has none"
-        )
-    encoder, bank = model.human_encoder, model._bank
-    pool = sorted(bank.pool(subject, frame), key=bank.camera_of)
-    if len(pool) < 2:
-        raise KeypointQueryError(
-            f"subject {subject} frame {frame} has {len(pool)} input camera(s) (missing images?); triangulation needs 2"
-        )
-    box = torch.from_numpy(bank.box(subject, frame)).to(model.device).float()
-    maps: List[Tensor] = []
-    Ks, w2cs, side = [], [], None
-    for start in range(0, len(pool), VIEWS_PER_CHUNK):
-        sources = bank.load(pool[start : start + VIEWS_PER_CHUNK]).to(model.device)
-        side = min(sources.hw) if side is None else min(side, *sources.hw)
-        maps.extend(human_features_for(encoder, sources, box).heatmaps.cpu())  # [V, J, h, w]
-        Ks.append(sources.K)
-        w2cs.append(sources.w2c)
-    return maps, torch.cat(Ks).cpu(), torch.cat(w2cs).cpu(), int(side)
 
 
 def keypoints_from_maps(
@@ -99,17 +66,6 @@ def keypoints_from_maps(
         # Cell (i, j) holds pixel (s j + (s - 1) / 2, s i + (s - 1) / 2) (the encoders' cell convention).
         keypoints.append(torch.cat([kp[:, :2] * stride + (stride - 1) / 2.0, kp[:, 2:]], -1))
     return torch.stack(keypoints)
-
-
-def source_view_keypoints_2d(
-    model: torch.nn.Module, subject: str, frame: int, threshold: float, side_blind: bool = False
-) -> Tuple[
-    Float[Tensor, "num_views num_joints 3"], Float[Tensor, "num_views 3 3"], Float[Tensor, "num_views 4 4"], int
-]:
-    """:func:`keypoints_from_maps` of :func:`source_view_maps`: the 2D keypoints on every input camera of the
-    subject/frame, with the cameras' ``K`` and ``w2c`` and the images' shorter side (pixels)."""
-    maps, K, w2c, side = source_view_maps(model, subject, frame)
-    return keypoints_from_maps(maps, model.human_encoder.stride, threshold, side_blind), K, w2c, side
 
 
 def triangulate_source_views(
@@ -134,17 +90,23 @@ def triangulate_source_views(
     return points, valid
 
 
-def model_source_view_keypoints(
-    model: torch.nn.Module, subject: str, frame: int
-) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
-    """The source-view 3D estimate (module docstring) of one subject/frame: ``(points [J, 4], valid [J])``, with the
-    model's keypoint threshold, inlier fraction and left/right rule (``model.config``)."""
-    config = model.config
-    threshold = config.keypoint_threshold
-    keypoints, K, w2c, side = source_view_keypoints_2d(
-        model, subject, frame, threshold, side_blind=config.source_view_sides == "body-frame"
-    )
+def keypoints_3d_from_source_maps(
+    maps: Float[Tensor, "num_views num_joints h w"],
+    K: Float[Tensor, "num_views 3 3"],
+    w2c: Float[Tensor, "num_views 4 4"],
+    image_side: int,
+    stride: int,
+    threshold: float,
+    inlier_fraction: float,
+    sides: SourceViewSides = "body-frame",
+) -> Optional[Float[Tensor, "num_joints 4"]]:
+    """The source-view estimate from pose-head ``maps`` already computed for a set of views (a render's sources):
+    ``(x, y, z, valid)`` per joint on the maps' device, or None with fewer than two views (no triangulation).
+    ``image_side``: the views' shorter side in pixels (the inlier radius is ``inlier_fraction`` of it)."""
+    if maps.shape[0] < 2:
+        return None
+    keypoints = keypoints_from_maps(list(maps.detach().cpu()), stride, threshold, side_blind=sides == "body-frame")
     points, valid = triangulate_source_views(
-        keypoints, K, w2c, config.source_view_inlier_fraction * side, threshold, config.source_view_sides
+        keypoints, K.detach().cpu(), w2c.detach().cpu(), inlier_fraction * image_side, threshold, sides
     )
-    return points.to(model.device), valid.to(model.device)
+    return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1).to(maps.device, maps.dtype)

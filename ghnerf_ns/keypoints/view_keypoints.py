@@ -1,73 +1,88 @@
-"""2D keypoints of a rendered view, with left and right named by the model's own 3D keypoints.
+"""A rendered view's keypoints: its 3D keypoints from its own source views, and its 2D keypoints.
 
-``--pipeline.model.keypoint-sides channels`` is the paper's rule (3.4): each joint channel's own peak. A heat field
-learns *where* a limb is long before *which* side it is, and then its left and right channels both light both limbs:
-on the demo's unseen person after 1250 CPU steps each channel's peak lands on the same leg for both labels in most
-views (PCK@0.2 0.69), while the peaks themselves are where the limbs are. ``3d-keypoints`` keeps the rendered peak
-positions and takes the sides from the model's 3D keypoints of the same subject and frame
-(``--pipeline.model.keypoints-3d``; the source-view estimate names them by the body frame), projected into the view
-(:func:`~ghnerf_ns.keypoints.pair_naming.named_keypoints_2d`): PCK 0.86 on the same renders (benchmarks/README.md,
-"Sides from the body frame"). Only the input images and their calibration are used, as for every 3D estimate.
+Every prediction of a view uses only the input views it is given (``--pipeline.model.num-source-views``; the target
+camera itself is never one): the render, the 2D keypoints of the render and the 3D keypoints
+(:func:`view_keypoints_3d`). ns-eval therefore scores the 3D keypoints view by view.
 
-The 3D keypoints are computed once per (subject, frame) and weights (:class:`FrameKeypoints3DCache`): the viewer and
-ns-eval render many views of one frame.
+2D keypoints. ``--pipeline.model.keypoint-sides channels`` is the paper's rule (3.4): each joint channel's own peak.
+A heat field that learned *where* a limb is but not *which* side it is lights both limbs in both channels of a pair;
+``3d-keypoints`` then keeps the rendered peak positions and names each left/right pair by the view's 3D keypoints
+projected into it (:func:`~ghnerf_ns.keypoints.pair_naming.named_keypoints_2d`).
 """
 
-from collections import OrderedDict
-from typing import Literal, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from ghnerf_ns.keypoints.extractor import KeypointExtractor, keypoint_extractor
+from ghnerf_ns.keypoints.extractor import KeypointExtractor, KeypointExtractorConfig
 from ghnerf_ns.keypoints.pair_naming import named_keypoints_2d
 from ghnerf_ns.keypoints.peaks2d import scaled_filter_sigma
+from ghnerf_ns.model.network import PreparedView
 
 KeypointSides = Literal["channels", "3d-keypoints"]
 
 
-def model_keypoints_3d(
-    model: torch.nn.Module, subject: str, frame: int
+Keypoints3DKind = Literal["volumetric", "source-views"]
+
+
+def volumetric_extractor(config: Any) -> KeypointExtractor:
+    """The 3D peak extraction of a model config: its threshold, occupancy weighting, left/right rule and grid
+    resolution, with sub-voxel refinement (a quadratic fit around each peak)."""
+    return KeypointExtractorConfig(
+        threshold=config.keypoint_threshold,
+        density_weighting=config.volumetric_density_weighting,
+        side_assignment=config.volumetric_side_assignment,
+        volume_resolution=config.volumetric_resolution,
+        subpixel=True,
+    ).setup()
+
+
+def view_keypoints_3d(
+    model: torch.nn.Module, view: PreparedView, kind: Keypoints3DKind, extractor: Optional[KeypointExtractor] = None
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
-    """The model's configured 3D estimate (``model.config.keypoints_3d``) of one subject/frame."""
-    from ghnerf_ns.keypoints.keypoints3d import model_volumetric_keypoints
-    from ghnerf_ns.keypoints.source_view_keypoints import model_source_view_keypoints
+    """A view's 3D keypoints ``(points [J, 4], valid [J])`` from its own source views only: 'source-views' is the pose
+    head's estimate made when the views were encoded; 'volumetric' the peaks of the heat field queried over the box
+    (paper 3.4; ``extractor`` default: :func:`volumetric_extractor` of the model's config), with the cascade volumes of
+    a reference camera at the pose of the nearest source view, so that the estimate depends on the source views alone
+    and is kept with their encoding (every view of a frame rendered from all input cameras shares it). A view with
+    fewer than two source views has no joint."""
+    from ghnerf_ns.keypoints.keypoints3d import no_keypoints, reference_target, volumetric_keypoints
 
+    device = view.target.K.device
+    if kind == "source-views":
+        points = view.encoded.keypoints_3d
+        if points is None:
+            return no_keypoints(25, device)
+        valid = points[:, 3] > 0
+        return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1), valid
+    if kind != "volumetric":
+        raise ValueError(f"--pipeline.model.keypoints-3d must be 'volumetric' or 'source-views', got {kind!r}")
+    if view.encoded.sources.num_views < 2:
+        return no_keypoints(25, device)  # one view cannot place anything in depth
+    if extractor is None and "volumetric" in view.encoded.derived:
+        return view.encoded.derived["volumetric"]  # type: ignore[return-value]
     config = model.config
-    if config.keypoints_3d == "source-views":
-        return model_source_view_keypoints(model, subject, frame)
-    extractor = keypoint_extractor(
-        config.keypoint_threshold, config.volumetric_density_weighting, config.volumetric_side_assignment
-    )
-    return model_volumetric_keypoints(model, subject, frame, extractor)
+    reference = reference_target(view.target.box, view.encoded.sources.w2c[0].to(view.target.box))
+    estimate = volumetric_keypoints(
+        model.network, [(view.encoded, reference)], extractor or volumetric_extractor(config),
+        config.volumetric_band_only,
+    )  # fmt: skip
+    if extractor is None:
+        view.encoded.derived["volumetric"] = estimate
+    return estimate
 
 
-class FrameKeypoints3DCache:
-    """The model's 3D keypoints per (subject, frame, weights version), least recently used evicted. A weight change
-    (training) changes the key, so a stale estimate is never returned. A frame whose estimate cannot be made (too few
-    input cameras) is remembered as None."""
+def view_estimates_3d(
+    model: torch.nn.Module, view: PreparedView, extractor: Optional[KeypointExtractor] = None
+) -> Dict[str, Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]]:
+    """Every 3D estimate the model can make for a view (ns-eval scores them all): 'volumetric', and 'source-views'
+    where the human encoder has the pose head."""
+    from ghnerf_ns.keypoints.source_view_keypoints import has_pose_head
 
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self._entries: "OrderedDict[tuple, Optional[Tuple[Tensor, Tensor]]]" = OrderedDict()
-
-    def get(self, model: torch.nn.Module, subject: str, frame: int) -> Optional[Tuple[Tensor, Tensor]]:
-        from ghnerf_ns.keypoints.keypoints3d import KeypointQueryError
-        from ghnerf_ns.render.image_renderer import weights_version
-
-        key = (subject, frame, weights_version(model.network, model.human_encoder))
-        if key in self._entries:
-            self._entries.move_to_end(key)
-            return self._entries[key]
-        try:
-            value: Optional[Tuple[Tensor, Tensor]] = model_keypoints_3d(model, subject, frame)
-        except KeypointQueryError:
-            value = None
-        self._entries[key] = value
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        return value
+    kinds: List[Keypoints3DKind] = ["volumetric"] + (["source-views"] if has_pose_head(model) else [])
+    return {kind: view_keypoints_3d(model, view, kind, extractor) for kind in kinds}
 
 
 def view_keypoints_2d(

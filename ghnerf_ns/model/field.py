@@ -96,6 +96,10 @@ class GHNeRFField(nn.Module):
         heatmap_prior: initial heatmap value of every sample (see :func:`init_head_outputs`).
         keypoint_evidence: the heads also read the source views' 2D heatmaps at the sample's projections (their mean
             and minimum over views, :func:`~ghnerf_ns.model.source_heatmaps.keypoint_evidence`).
+        joint_code_dim: channels of the joint code the heads also read (the sample's position relative to the
+            source-view 3D keypoints, :mod:`ghnerf_ns.model.joint_code`); 0 = none.
+        detach_cse_geometry: the CSE head reads ``V_nerf`` detached, so its loss (at first ~100x the colour loss: an
+            embedding's variance against a colour error) never reshapes the density's features.
     """
 
     def __init__(
@@ -113,6 +117,8 @@ class GHNeRFField(nn.Module):
         coord_branch: bool = False,
         heatmap_prior: float = 0.01,
         keypoint_evidence: bool = False,
+        joint_code_dim: int = 0,
+        detach_cse_geometry: bool = False,
     ) -> None:
         super().__init__()
         if color_mode not in ("blend", "regress"):
@@ -138,7 +144,9 @@ class GHNeRFField(nn.Module):
             self.g_c = _mlp(hidden_dim + 3, hidden_dim, 3, nn.Sigmoid())
 
         self.with_heads = with_heads
+        self.detach_cse_geometry = detach_cse_geometry
         self.uses_keypoint_evidence = False
+        self.joint_code_dim = 0
         self.psi_h: Optional[ViewPooling] = None
         self.g_h: Optional[nn.Module] = None
         self.g_cse: Optional[nn.Module] = None
@@ -151,6 +159,8 @@ class GHNeRFField(nn.Module):
             self.uses_keypoint_evidence = keypoint_evidence
             if keypoint_evidence:
                 head_in += 2 * num_joints
+            self.joint_code_dim = joint_code_dim
+            head_in += joint_code_dim
             self.g_h = _mlp(head_in, hidden_dim, num_joints, nn.Sigmoid())
             if cse_dim > 0:
                 self.g_cse = _mlp(head_in, hidden_dim, cse_dim, None)
@@ -167,6 +177,7 @@ class GHNeRFField(nn.Module):
         voxel_features: Float[Tensor, "num_rays num_samples 8"],
         projected: ProjectedSamples,
         view_dirs: Float[Tensor, "num_rays 3"],
+        joint_code: Optional[Float[Tensor, "num_rays num_samples code"]] = None,
     ) -> FieldOutputs:
         """Evaluate the field.
 
@@ -174,6 +185,7 @@ class GHNeRFField(nn.Module):
             voxel_features: ``f_voxel`` of each sample (trilinear lookup in the level's feature volume).
             projected: per-view data of each sample (see :func:`ghnerf_ns.model.projection.project_samples`).
             view_dirs: unit world direction of each target ray ("regress" colour input).
+            joint_code: each sample's joint code (heads built with ``joint_code_dim > 0`` only).
         """
         per_view = torch.cat([projected.features, projected.rgb], dim=-1)
         pooled = self.psi(per_view, projected.ray_diff)
@@ -211,10 +223,18 @@ class GHNeRFField(nn.Module):
                     "this field reads the source views' 2D heatmaps (keypoint_evidence) but none were projected"
                 )
             head_in = torch.cat([head_in, keypoint_evidence(projected.keypoint_heat)], dim=-1)
+        if self.joint_code_dim:
+            if joint_code is None or joint_code.shape[-1] != self.joint_code_dim:
+                got = None if joint_code is None else joint_code.shape[-1]
+                raise ValueError(f"this field's heads read a {self.joint_code_dim}-channel joint code, got {got}")
+            head_in = torch.cat([head_in, joint_code], dim=-1)
         assert self.g_h is not None
         out.heatmaps = self.g_h(head_in)
         if self.g_cse is not None:
-            out.cse = self.g_cse(head_in)
+            cse_in = head_in
+            if self.detach_cse_geometry:
+                cse_in = torch.cat([v_nerf.detach(), head_in[..., v_nerf.shape[-1] :]], dim=-1)
+            out.cse = self.g_cse(cse_in)
         if self.g_co is not None:
             out.coords = self.g_co(v_nerf)
         return out

@@ -47,7 +47,7 @@ class GHNeRFLossConfig(PrintableConfig):
     """lambda_c: weight of the coordinate-branch MSE (supplement 2.1: 0.01 or 0.05); used with a g_co branch."""
     source_heatmap_weight: float = 10.0
     """Weight of the source-view heatmap MSE (every cell of each source view's 2D heatmaps against that view's own
-    keypoints); used with --pipeline.model.network.source-heatmap-head."""
+    keypoints); used with --pipeline.model.human-encoder.heatmap-head."""
     volume_heat_weight: float = 1.0
     """Weight of the volumetric heat MSE at random points of the box (used with
     --pipeline.datamanager.volume-heat-points > 0; see ghnerf_ns/model/volume_heat.py)."""

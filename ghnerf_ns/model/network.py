@@ -31,6 +31,7 @@ from ghnerf_ns.model.depth_sampler import sample_along_depth, sample_pixel_maps
 from ghnerf_ns.model.feature_pyramid import PYRAMID_CHANNELS, FeatureNet, FeaturePyramid
 from ghnerf_ns.model.field import GHNeRFField
 from ghnerf_ns.model.geometry import pixel_directions, scale_intrinsics
+from ghnerf_ns.model.joint_code import joint_code, joint_code_dim
 from ghnerf_ns.model.projection import project_samples, sample_voxel_features
 from ghnerf_ns.model.views import SourceViews, TargetView
 
@@ -110,10 +111,16 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     everywhere, whose loss is cheapest lowered by draining the density); the CSE head starts at 0."""
     detach_head_weights: bool = False
     """Composite heatmaps and CSE with detached compositing weights: the forward pass is eq. 4 unchanged, but the head
-    losses train only the heads and the features they read, never the density/geometry (which the colour loss owns)."""
+    losses cannot change the compositing weights (which the colour loss owns); the CSE head also reads V_nerf
+    detached."""
     keypoint_evidence: bool = False
     """g_h also reads the source views' 2D heatmaps given to encode() at every sample's projections (their mean and
     minimum over the views). Set by the model from --pipeline.model.human-encoder.heatmap-head."""
+    joint_conditioning: bool = False
+    """The heads (g_h, g_cse) also read each sample's position relative to the person's 3D keypoints estimated from
+    the same source views (the joint code, ghnerf_ns/model/joint_code.py; KeypointNeRF's idea, not in the paper):
+    each joint channel then knows where its own joint is, so the heatmaps tell left from right. Needs the human
+    encoder's 2D pose head (--pipeline.model.human-encoder.heatmap-head True), whose maps give the keypoints."""
 
 
 @dataclass
@@ -129,6 +136,28 @@ class EncodedSources:
     encoder."""
     source_heatmaps: Optional[Float[Tensor, "num_views J hh wh"]] = None
     """The human encoder's 2D heatmaps of every view (on its feature cells), with keypoint evidence on."""
+    keypoints_3d: Optional[Float[Tensor, "J 4"]] = None
+    """The person's 3D keypoints ``(x, y, z, valid)`` estimated from these views (a model with a pose head), else None;
+    the heads read them with joint conditioning."""
+    derived: Dict[str, object] = field(default_factory=dict)
+    """Further estimates made from these views alone, kept with them (e.g. the volumetric 3D keypoints)."""
+
+
+@dataclass
+class PreparedView:
+    """One view of one subject/frame, ready to render and to query: the camera resolved to its target and its encoded
+    source views, as every output of the view needs (the render, its 2D keypoints, its 3D keypoints)."""
+
+    target: TargetView
+    """The camera rendered (or, for per-frame outputs, the virtual reference camera of the volumetric query)."""
+    encoded: EncodedSources
+    """The encoded input views this view's predictions may use (``num_source_views``), with their 3D keypoints."""
+    subject: str
+    """Subject name."""
+    frame: int
+    """Frame number."""
+    label: str
+    """``"<subject> frame <f>: cameras a, b, c"`` (the viewer shows it)."""
 
 
 @dataclass
@@ -259,6 +288,8 @@ class GHNeRFNetwork(nn.Module):
                 coord_branch=config.coord_branch,
                 heatmap_prior=config.heatmap_prior,
                 keypoint_evidence=config.keypoint_evidence,
+                joint_code_dim=joint_code_dim(NUM_JOINTS) if config.joint_conditioning else 0,
+                detach_cse_geometry=config.detach_head_weights,
             )
             for lvl, is_fine in ((config.coarse, False), (config.fine, True))
         )
@@ -281,11 +312,13 @@ class GHNeRFNetwork(nn.Module):
         sources: SourceViews,
         human_features: Optional[Float[Tensor, "num_views Ch hh wh"]] = None,
         source_heatmaps: Optional[Float[Tensor, "num_views J hh wh"]] = None,
+        keypoints_3d: Optional[Float[Tensor, "J 4"]] = None,
     ) -> EncodedSources:
         """Per-image work: the feature pyramid of every source view (done once per subject/frame/view set).
 
         ``source_heatmaps``: the human encoder's 2D heatmaps of the views (on its feature cells), needed when the
-        network reads keypoint evidence.
+        network reads keypoint evidence. ``keypoints_3d``: the person's 3D keypoints estimated from these views, read
+        by the heads with joint conditioning (None there: no joint was found, the code is zero).
         """
         if self.config.keypoint_evidence and source_heatmaps is None:
             raise ValueError(
@@ -322,6 +355,7 @@ class GHNeRFNetwork(nn.Module):
             pyramid=self.feature_net(sources.images),
             human_features=human_features,
             source_heatmaps=source_heatmaps if self.config.keypoint_evidence else None,
+            keypoints_3d=keypoints_3d,
         )
 
     def _build_level(
@@ -405,7 +439,8 @@ class GHNeRFNetwork(nn.Module):
             keypoint_maps=encoded.source_heatmaps if is_fine else None,
         )
         view_dirs = directions / torch.linalg.norm(directions, dim=-1, keepdim=True)
-        out = self.fields[index](voxel.reshape(num_rays, num_samples, -1), projected, view_dirs)
+        code = self.joint_code(samples.xyz, encoded) if is_fine else None
+        out = self.fields[index](voxel.reshape(num_rays, num_samples, -1), projected, view_dirs, code)
 
         weights = weights_from_density(out.density[..., 0])
         z_depth = expected_depth(weights, samples.z_depth)
@@ -430,6 +465,12 @@ class GHNeRFNetwork(nn.Module):
             result.coords_pred = out.coords
             result.coords_target = ((samples.xyz - center) / half).detach()
         return result
+
+    def joint_code(self, points: Float[Tensor, "*batch 3"], encoded: EncodedSources) -> Optional[Tensor]:
+        """The fine heads' joint code of ``points`` (None without joint conditioning)."""
+        if not self.config.joint_conditioning:
+            return None
+        return joint_code(points, encoded.keypoints_3d, NUM_JOINTS)
 
     def render_rays(
         self,
@@ -466,7 +507,8 @@ class GHNeRFNetwork(nn.Module):
         target: TargetView,
         pixels: Float[Tensor, "num_rays 2"],
         source_heatmaps: Optional[Float[Tensor, "num_views J hh wh"]] = None,
+        keypoints_3d: Optional[Float[Tensor, "J 4"]] = None,
     ) -> CascadeOutputs:
         """Training path: encode, build volumes and render ``pixels`` in one differentiable call."""
-        encoded = self.encode(sources, human_features, source_heatmaps)
+        encoded = self.encode(sources, human_features, source_heatmaps, keypoints_3d)
         return self.render_rays(encoded, self.build_volumes(encoded, target), target, pixels)

@@ -5,13 +5,12 @@ those same cameras. A model that cannot reproduce the views it trains on has a b
 wrong pixel, an output activation, a learning rate that decays to nothing) and no preset tuning will hide it: this
 test is the floor under every learning curve.
 
-Floors, a little under what 800 CPU steps of the shipped preset reach (PSNR 27.2 dB, SSIM 0.839, PCK 0.994 with the
-preset's 2D keypoints and with each channel's own peak alike; 3D keypoints with all 25 joints: the preset's
-source-view estimate 23 mm, volumetric 51 mm, the rendered views triangulated 38 mm): PSNR >= 26 dB in the box,
-PCK@0.2 >= 0.9 by both rules, every joint found in 3D, the model's 3D keypoints
-(source views) <= 35 mm, volumetric <= 75 mm and triangulated <= 55 mm. The issue asks for 30 mm of the volumetric and
-triangulated estimates; at this cheap CI setting (12 cameras, 64 px) only the preset's own estimate gets there
-(benchmarks/README.md, "3D keypoints").
+Measured with the shipped preset at this setting (12 cameras, 64 px, every view's predictions from its 3 nearest other
+cameras; ``benchmarks/learning_curve.py`` on the same command line), at 300 / 400 steps: PSNR 26.5 / 27.3 dB, PCK@0.2
+0.955 / 0.991 by both rules (the model's 2D keypoints are each channel's own peak), heatmap MSE 13 % / 11 % of
+predicting 0, CSE MSE 57 % / 51 % of predicting the mean, 3D keypoints with all 25 joints of every view: the preset's
+source-view estimate 64 / 43 mm, volumetric 54 / 44 mm, the rendered views triangulated 46 / 37 mm. The test trains
+350 steps (about two minutes of training on 2 cores) and asserts floors a little under the 300-step figures.
 """
 
 import json
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 SUBJECT = "386"
 RESOLUTION = 64
-STEPS = 800
+STEPS = 350
 
 
 def overfit_train_args(data: Path, output_dir: Path, steps: int) -> list:
@@ -49,7 +48,8 @@ def test_ghnerf_tiny_overfits_one_person(tmp_path: Path):
     out = tmp_path / "eval.json"
     run_cli(["ns-eval", "--load-config", str(config), "--output-path", str(out)], cwd=tmp_path)
     results = json.loads(out.read_text())["results"]
-    summary = {k: results.get(k) for k in ("psnr", "ssim", "pck", "pck_channels", "mpjpe_3d", "mpjpe_3d_volumetric",
+    summary = {k: results.get(k) for k in ("psnr", "ssim", "pck", "pck_channels", "heatmap_mse", "heatmap_mse_zero",
+                                           "cse_mse", "cse_mse_mean", "mpjpe_3d", "mpjpe_3d_volumetric",
                                            "mpjpe_3d_source_views", "mpjpe_3d_triangulated", "mpjpe_3d_num_missing",
                                            "mpjpe_3d_triangulated_num_missing")}  # fmt: skip
     print("overfit:", summary)
@@ -57,8 +57,10 @@ def test_ghnerf_tiny_overfits_one_person(tmp_path: Path):
     assert results["psnr"] >= 26.0, summary
     assert results["pck"] >= 0.9, summary
     # The heat field itself must separate the sides of a person it has memorised: each channel's own peak (the paper's
-    # rule), not only the keypoints whose sides come from the 3D keypoints (the preset's pck).
+    # rule) as well as the model's 2D keypoints.
     assert results["pck_channels"] >= 0.9, summary
-    assert results["mpjpe_3d_num_missing"] == 0 and results["mpjpe_3d"] <= 35.0, summary
-    assert results["mpjpe_3d_volumetric_num_missing"] == 0 and results["mpjpe_3d_volumetric"] <= 75.0, summary
-    assert results["mpjpe_3d_triangulated_num_missing"] == 0 and results["mpjpe_3d_triangulated"] <= 55.0, summary
+    assert results["heatmap_mse"] <= 0.25 * results["heatmap_mse_zero"], summary
+    assert results["cse_mse"] <= 0.7 * results["cse_mse_mean"], summary  # the CSE head learns, too
+    assert results["mpjpe_3d_num_missing"] == 0 and results["mpjpe_3d"] <= 75.0, summary
+    assert results["mpjpe_3d_volumetric_num_missing"] == 0 and results["mpjpe_3d_volumetric"] <= 70.0, summary
+    assert results["mpjpe_3d_triangulated_num_missing"] == 0 and results["mpjpe_3d_triangulated"] <= 60.0, summary

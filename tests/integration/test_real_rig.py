@@ -12,7 +12,7 @@ from nerfstudio.cameras.cameras import Cameras, CameraType
 
 from ghnerf_ns.ghnerf_config import ghnerf_tiny_method
 from ghnerf_ns.keypoints.extractor import KeypointExtractorConfig
-from ghnerf_ns.keypoints.keypoints3d import model_volumetric_keypoints
+from ghnerf_ns.keypoints.view_keypoints import view_keypoints_3d
 from ghnerf_ns.synth import ZJUSynthConfig, write_zju
 from tests.capture_edits import drop_view, make_real_rig
 
@@ -67,7 +67,7 @@ def test_eval_renders_every_size_and_reports_json_safe_metrics(rig_pipeline):
     metrics = pipe.get_average_eval_image_metrics()
     json.dumps(metrics, allow_nan=False)  # None (JSON null), never NaN
     assert metrics["num_images"] == 6 and np.isfinite(metrics["psnr"])
-    # Frame 1 has one input camera: no volumetric estimate, its joints counted as missing in a counted frame.
+    # Frame 1 has one input camera: no 3D estimate for its views, their joints counted as missing in a counted frame.
     assert metrics["mpjpe_3d_num_frames"] == 2 and metrics["mpjpe_3d_num_missing"] >= 25
 
 
@@ -83,8 +83,10 @@ def test_viewer_camera_and_volumetric_query_use_mixed_sources(rig_pipeline):
     )  # fmt: skip
     outputs = model.get_outputs_for_camera(camera)  # no metadata: the viewer's path
     assert outputs["rgb"].shape == (64, 32, 3)
-    # The test subject first; sources: the portrait input camera 2 and the x2 camera 4.
+    # The test subject first; sources (the preset's three): the square camera 0, the portrait input camera 2 and the
+    # x2 camera 4.
     label, cameras = model.viewer_controls.g_sources.value.split(": cameras ")
-    assert label == "CoreView_386 frame 0" and sorted(cameras.split(", ")) == ["2", "4"]
-    points, valid = model_volumetric_keypoints(model, "CoreView_386", 0, KeypointExtractorConfig().setup())
+    assert label == "CoreView_386 frame 0" and sorted(cameras.split(", ")) == ["0", "2", "4"]
+    view = model.frame_view("CoreView_386", 0)
+    points, valid = view_keypoints_3d(model, view, "volumetric", KeypointExtractorConfig().setup())
     assert points.shape == (25, 4) and valid.shape == (25,) and torch.isfinite(points).all()

@@ -187,25 +187,29 @@ def test_triangulated_keypoints_from_projections():
     assert not one_valid.any() and one_points.shape == (25, 4)
 
 
-def test_mpjpe_is_pooled_over_frames_and_joints():
-    """Hand-computed: frame A has 2 joints at 10 and 30 mm, frame B one joint at 80 mm -> (10+30+80)/3 = 40 mm."""
+def test_mpjpe_is_pooled_over_views_frames_and_joints():
+    """Hand-computed: frame A's view 1 has 2 joints at 10 and 30 mm (joint 2 missing), its view 2 one joint at 80 mm
+    (joints 0 and 1 missing), frame B's only view one joint at 40 mm -> (10+30+80+40)/4 = 40 mm; the volumetric kind
+    is pooled on its own."""
     gt = torch.zeros(25, 4)
     gt[:3, 3] = 1.0  # joints 0-2 have ground truth
-    pred_a = torch.zeros(25, 4)
-    pred_a[0, 0], pred_a[1, 1] = 0.010, 0.030
-    valid_a = torch.zeros(25, dtype=torch.bool)
-    valid_a[:2] = True  # joint 2 missing
-    pred_b = torch.zeros(25, 4)
-    pred_b[2, 2] = 0.080
-    valid_b = torch.zeros(25, dtype=torch.bool)
-    valid_b[2] = True
-    frames = [
-        frame_mpjpe_metrics(FrameViews("s", 0), (pred_a, valid_a), gt),
-        frame_mpjpe_metrics(FrameViews("s", 1), (pred_b, valid_b), gt),
-    ]
+
+    def estimate(offsets):
+        points, valid = torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool)
+        for joint, (axis, metres) in offsets.items():
+            points[joint, axis], valid[joint] = metres, True
+        return points, valid
+
+    frame_a = FrameViews("s", 0, estimates={"source-views": [estimate({0: (0, 0.010), 1: (1, 0.030)}),
+                                                               estimate({2: (2, 0.080)})],
+                                            "volumetric": [estimate({0: (0, 0.100)})] * 2})  # fmt: skip
+    frame_b = FrameViews("s", 1, estimates={"source-views": [estimate({2: (0, 0.040)})], "volumetric": []})
+    frames = [frame_mpjpe_metrics(views, gt, "source-views") for views in (frame_a, frame_b)]
     out = aggregate_image_metrics([{"psnr": 20.0}], per_frame=frames)
-    assert abs(out["mpjpe_3d"] - 40.0) < 1e-3
-    assert out["mpjpe_3d_num_joints"] == 3 and out["mpjpe_3d_num_missing"] == 1 + 2 and out["mpjpe_3d_num_frames"] == 2
+    assert abs(out["mpjpe_3d"] - 40.0) < 1e-3 and abs(out["mpjpe_3d_source_views"] - 40.0) < 1e-3
+    assert out["mpjpe_3d_num_joints"] == 4 and out["mpjpe_3d_num_missing"] == 1 + 2 + 2
+    assert out["mpjpe_3d_num_frames"] == 2
+    assert abs(out["mpjpe_3d_volumetric"] - 100.0) < 1e-3 and out["mpjpe_3d_volumetric_num_missing"] == 4
     # No rendered views -> nothing triangulated: the key exists with None (JSON null, never NaN) and every GT joint
     # counted as missing.
     assert out["mpjpe_3d_triangulated"] is None
@@ -217,7 +221,8 @@ def test_undefined_metrics_are_null_for_ns_eval_and_left_out_for_the_trainers_wr
     """ns-eval (no step) writes None as JSON null; the trainer (step given) hands values to float() scalar writers."""
     gt = torch.zeros(25, 4)
     gt[:3, 3] = 1.0
-    nothing_found = frame_mpjpe_metrics(FrameViews("s", 0), (torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool)), gt)
+    views = FrameViews("s", 0, estimates={"volumetric": [(torch.zeros(25, 4), torch.zeros(25, dtype=torch.bool))]})
+    nothing_found = frame_mpjpe_metrics(views, gt, "volumetric")
 
     class Evaluated:  # the two evaluation passes, already done
         def _evaluate_images(self, output_path):
@@ -263,13 +268,7 @@ def test_annotated_joints3d_triangulates_all_cameras_of_the_frame():
     torch.testing.assert_close(gt[keep, :3].double(), joints[keep], atol=1e-4, rtol=0)
 
 
-def test_references_spread_around_and_are_averaged_where_their_volume_holds_the_point(monkeypatch):
-    ring = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4), np.zeros(8)], -1)
-    assert module.spread_references(ring, 1) == [0]
-    assert module.spread_references(ring, 2) == [0, 4]  # the opposite camera first
-    assert sorted(module.spread_references(ring, 4)) == [0, 2, 4, 6]
-    assert sorted(module.spread_references(ring[:3], 5)) == [0, 1, 2]  # never more than the cameras there are
-
+def test_references_are_averaged_where_their_volume_holds_the_point(monkeypatch):
     net, encoded, target = _scene()
 
     # Reference A holds the points with x < 0 and puts joint 0's heat there; B holds x >= 0 and puts joint 1's there.
