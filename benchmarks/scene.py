@@ -7,7 +7,7 @@ does (the projected box decides how many rays are rendered), so the rig and the 
 
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -102,8 +102,9 @@ METHODS = {
 """Benchmark variant -> (method config name, human-encoder override)."""
 
 
-def build_model(variant: str, device: torch.device):
-    """The GHNeRFModel of a method config (random weights: ``pretrained=False``), in eval mode on ``device``."""
+def build_model(variant: str, device: torch.device, encode_cache_size: Optional[int] = None):
+    """The GHNeRFModel of a method config (random weights: ``pretrained=False``), in eval mode on ``device``;
+    ``encode_cache_size``: the model's encode-cache capacity (None: the config's)."""
     from nerfstudio.data.scene_box import SceneBox
 
     from ghnerf_ns import ghnerf_config
@@ -119,5 +120,7 @@ def build_model(variant: str, device: torch.device):
     if encoder_name is not None:
         encoder = replace(encoder, name=encoder_name)
     model_config = replace(model_config, human_encoder=encoder)
+    if encode_cache_size is not None:
+        model_config = replace(model_config, encode_cache_size=encode_cache_size)
     model = model_config.setup(scene_box=SceneBox(aabb=torch.tensor([[-1.0] * 3, [1.0] * 3])), num_train_data=1)
     return model.to(device).eval()
