@@ -9,6 +9,7 @@ CONSTRAINTS ?= -c constraints-cpu.txt
 DEMO_DATA ?= demo_data/zju
 DEMO_OUT ?= demo_outputs
 DEMO_STEPS ?= 1250
+TEACHER_VENV ?= .venv-teacher
 
 .PHONY: install browser test test-fast demo clean-demo readme-images
 
@@ -48,3 +49,20 @@ readme-images: install browser
 
 clean-demo:
 	rm -rf $(DEMO_DATA) $(DEMO_OUT)
+
+# Optional: the mediapipe keypoint/mask teacher (`ghnerf-teacher`, docs/datasets.md) in its own venv. mediapipe 0.10.21
+# (the last wheel with its pose and segmentation models inside) needs protobuf 4 and opencv-contrib, which cannot live
+# beside nerfstudio's pins; this venv gets no torch/nerfstudio, and ghnerf_ns is installed there without dependencies.
+.PHONY: teacher
+teacher: $(TEACHER_VENV)/.ghnerf-teacher-installed
+
+$(TEACHER_VENV)/.ghnerf-teacher-installed: pyproject.toml
+	test -x $(TEACHER_VENV)/bin/python || $(PYTHON) -m venv $(TEACHER_VENV)
+	$(TEACHER_VENV)/bin/python -m pip install -q -U pip
+	# The upper bounds are the newest jax/jaxlib/opencv-contrib that still take numpy<2: pip would otherwise download
+	# and discard every newer release before finding them.
+	$(TEACHER_VENV)/bin/python -m pip install "mediapipe==0.10.21" "numpy<2" "protobuf>=4.25.3,<5" jaxtyping \
+		"jax<0.7.2" "jaxlib<0.7.2" "opencv-contrib-python<4.12"
+	$(TEACHER_VENV)/bin/python -m pip install --no-deps -e .
+	$(TEACHER_VENV)/bin/python -c "import mediapipe, ghnerf_ns.teacher.mediapipe_teacher"
+	touch $@
