@@ -33,8 +33,10 @@ class HumanDataParserConfig(DataParserConfig):
     """Options shared by the human dataparsers (the person's 3D box and path safety)."""
 
     box_source: Literal["auto", "keypoints", "masks"] = "auto"
-    """The person's 3D box: "auto" uses the dataset's SMPL fit where it exists and otherwise the robustly triangulated
-    2D keypoints (the masks' visual hull where too few joints triangulate); "keypoints"/"masks" ignore SMPL."""
+    """The person's 3D box: "auto" uses the dataset's SMPL fit where it exists; otherwise, for training people, the
+    robustly triangulated 2D keypoints (the masks' visual hull where too few joints triangulate), and for the val/test
+    people the input cameras' masks (visual hull), so that no prediction reads 2D keypoint annotations (keypoints
+    only where there are no masks); "keypoints"/"masks" ignore SMPL."""
     keypoint_box_margin: float = 0.3
     """Metres added around the triangulated joints (hands, head and feet reach past the joints)."""
     allow_symlinks_outside_root: bool = False
@@ -111,7 +113,7 @@ class HumanDataParser(DataParser):
         descriptions: Dict[str, List[str]] = {}
         for s_idx, subject in enumerate(subjects):
             data = self._subject(tree, subject, s_idx, training)
-            description = self._attach_boxes(tree, subject, s_idx, data)
+            description = self._attach_boxes(tree, subject, s_idx, data, training)
             descriptions.setdefault(description, []).append(subject)
             target_parts.append(data.targets)
             source_parts.append(data.sources)
@@ -125,7 +127,7 @@ class HumanDataParser(DataParser):
         warn_wide_baseline(tree.root, sources, split)
         return make_outputs(targets, sources, self._uses_masks(), split, f"{self.dataset_name} {tree.root}")
 
-    def _attach_boxes(self, tree: DatasetTree, subject: str, s_idx: int, data: SubjectData) -> str:
+    def _attach_boxes(self, tree: DatasetTree, subject: str, s_idx: int, data: SubjectData, training: bool) -> str:
         """Decide every frame's box source now (cheap), fill the subject's box tables; returns the description."""
         cfg = self.config
         parts = [data.targets] if data.sources is data.targets else [data.targets, data.sources]
@@ -139,7 +141,7 @@ class HumanDataParser(DataParser):
         if need:
             # Input cameras only: the box bounds every prediction (cost volumes, rendered region, PSNR's region), so
             # the test cameras' own keypoints or masks never shape a test view's prediction.
-            estimator, estimated = self._estimator(tree, subject, data, [data.sources], need)
+            estimator, estimated = self._estimator(tree, subject, data, [data.sources], need, training)
             estimators[s_idx] = estimator
             description = estimated if len(need) == len(frames) else f"{data.smpl_label}, else {estimated}"
             if use_smpl and data.smpl_missing:
@@ -162,7 +164,13 @@ class HumanDataParser(DataParser):
         return description
 
     def _estimator(
-        self, tree: DatasetTree, subject: str, data: SubjectData, parts: List[HumanImageIndex], frames: List[int]
+        self,
+        tree: DatasetTree,
+        subject: str,
+        data: SubjectData,
+        parts: List[HumanImageIndex],
+        frames: List[int],
+        training: bool = True,
     ) -> Tuple[PersonBoxEstimator, str]:
         """The SMPL-free box estimator over the subject's rows of ``frames``, and its description."""
         cfg = self.config
@@ -190,6 +198,10 @@ class HumanDataParser(DataParser):
                     in_memory.setdefault(f, []).append(part.keypoints_2d[row])
                     has_keypoints |= bool((part.keypoints_2d[row, :, 2] > 0).any())
         use_keypoints = has_keypoints and cfg.box_source != "masks"
+        if cfg.box_source == "auto" and not training and has_masks:
+            # A prediction reads the input images (and their masks, as every ENeRF-style source view), never 2D
+            # keypoint annotations: an unseen person's box comes from the masks' visual hull when there are masks.
+            use_keypoints = False
         if cfg.box_source == "keypoints" and not has_keypoints:
             raise DatasetFormatError(
                 f"{tree.root / data.folder}: --box-source keypoints, but no 2D keypoints were found (OpenPose JSON in "

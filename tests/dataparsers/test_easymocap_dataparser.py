@@ -49,9 +49,13 @@ def test_cameras_reproject_true_joints_exactly(em_root: Path) -> None:
     assert sizes == {(54, 96), (96, 72)}  # portrait phones beside landscape cameras in one rig
 
 
-def test_boxes_without_smpl_hold_every_true_joint_and_the_body(em_root: Path, capsys) -> None:
-    out = parse(em_root, "test", test_subjects=SUBJECTS, eval_frames=ALL)
-    assert "from triangulated 2D keypoints (OpenPose JSON)" in capsys.readouterr().out
+@pytest.mark.parametrize("split, source", [("train", "triangulated 2D keypoints (OpenPose JSON)"),
+                                           ("test", "mask visual hull")])  # fmt: skip
+def test_boxes_without_smpl_hold_every_true_joint_and_the_body(em_root: Path, capsys, split, source) -> None:
+    """Without SMPL, training people get their box from the 2D keypoints; unseen (val/test) people from the input
+    cameras' masks, so that no prediction reads keypoint annotations."""
+    out = parse(em_root, split, train_subjects=SUBJECTS, test_subjects=SUBJECTS, train_frames=ALL, eval_frames=ALL)
+    assert f"from {source}" in capsys.readouterr().out
     for name in (TARGETS_KEY, SOURCES_KEY):
         index: HumanImageIndex = out.metadata[name]
         for row in range(len(index)):
