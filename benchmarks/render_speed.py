@@ -34,7 +34,9 @@ Usage: ``python benchmarks/render_speed.py [--resolution 512] [--rounds 7] [--re
 
 import argparse
 import contextlib
+import dataclasses
 import functools
+import io
 import json
 import os
 import resource
@@ -43,6 +45,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
@@ -159,17 +162,32 @@ def stage_timers(model, device: torch.device) -> Iterator[Dict[str, float]]:
                 delattr(obj, attr)
 
 
+SHOWN_OUTPUT = ["keypoints_overlay"]
+"""The output the viewer shows while timing (``--output``; the viewer makes only that one): by default the skeleton,
+the costliest single output (2D peak extraction and drawing)."""
+
+
 def render_frame(model, sources, target, chunk: int, times: Optional[Dict[str, float]] = None) -> Dict:
-    """What the viewer does per frame: encode (through the cache), render the image, make the output images.
-    ``times``: gets the seconds of the output images under 'outputs' (the caller synchronizes around the frame)."""
+    """What the viewer does per frame: encode (through the cache), render the image, make the output image it shows
+    (:data:`SHOWN_OUTPUT`). ``times``: gets the seconds of the output images under 'outputs' (the caller synchronizes
+    around the frame)."""
+    from ghnerf_ns.keypoints.extractor import keypoint_extractor
+    from ghnerf_ns.keypoints.view_keypoints import view_keypoints_2d
     from ghnerf_ns.render.image_renderer import render_image
     from ghnerf_ns.viewer.outputs import viewer_outputs
 
+    settings = dataclasses.replace(model.viewer_controls.snapshot(), shown_outputs=frozenset(SHOWN_OUTPUT))
     with torch.inference_mode():
         raw = render_image(model.network, model.encode_sources(sources, target.box), target, chunk)
         synchronize(target.K.device)
         start = time.perf_counter()
-        out = viewer_outputs(raw, model.viewer_controls.snapshot(), model.config.keypoint_threshold)
+        keypoints = None
+        if SHOWN_OUTPUT[0] == "keypoints_overlay":  # as GHNeRFModel.get_outputs_for_camera ('channels' rule)
+            keypoints = view_keypoints_2d(
+                torch.nan_to_num(raw["heatmaps"].float()), keypoint_extractor(model.config.keypoint_threshold),
+                max_side=model.config.viewer_keypoints_max_side,
+            )  # fmt: skip
+        out = viewer_outputs(raw, settings, model.config.keypoint_threshold, keypoints=keypoints)
         synchronize(target.K.device)
         if times is not None:
             times["outputs"] = time.perf_counter() - start
@@ -333,7 +351,7 @@ def print_tables(
         print(f"| {name} | {rays} | " + " | ".join(cells) + " |")
 
     columns = [*STAGES, "outputs", "other"]
-    print("\n## Per-stage time of one frame: ms (% of the frame)\n")
+    print(f"\n## Per-stage time of one frame, the viewer showing {SHOWN_OUTPUT[0]}: ms (% of the frame)\n")
     print("| variant | case | " + " | ".join(columns) + " | total ms |")
     print("|---" * (len(columns) + 3) + "|")
     for name, v in variants.items():
@@ -424,6 +442,23 @@ def isolated_memory(names: List[str]) -> Dict[str, float]:
     return peaks
 
 
+DOC_START, DOC_END = "<!-- render-speed:start -->", "<!-- render-speed:end -->"
+"""Markers of the generated block in a markdown file (``--doc``)."""
+
+
+def replace_doc_block(path: Path, tables: str, arguments: str) -> None:
+    """Put ``tables`` (and the command that made them) between :data:`DOC_START` and :data:`DOC_END` of ``path``."""
+    text = path.read_text()
+    if DOC_START not in text or DOC_END not in text:
+        raise SystemExit(f"--doc {path}: no '{DOC_START}' ... '{DOC_END}' block to replace")
+    head, rest = text.split(DOC_START, 1)
+    _, tail = rest.split(DOC_END, 1)
+    stamp = time.strftime("%Y-%m-%d")
+    block = f"Generated on {stamp} by `python benchmarks/render_speed.py {arguments}`.\n\n{tables}"
+    path.write_text(f"{head}{DOC_START}\n{block}\n{DOC_END}{tail}")
+    print(f"render_speed: updated {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolution", type=int, default=512, help="target and source image size (pixels)")
@@ -435,10 +470,17 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(scene.METHODS), choices=list(scene.METHODS))
     parser.add_argument("--isolated-memory", action="store_true", help="also each variant's peak in its own process")
     parser.add_argument("--json", default="", help="also write the raw per-round seconds to this file")
+    parser.add_argument(
+        "--output", default=SHOWN_OUTPUT[0], help="the viewer output shown while timing (the viewer makes only it)"
+    )
+    parser.add_argument(
+        "--doc", default="", help="also replace the tables between the render-speed markers of this markdown file"
+    )
     parser.add_argument("--memory-child", default="", help=argparse.SUPPRESS)  # internal: --isolated-memory's child
     args = parser.parse_args()
     if args.rounds < 1 or args.repeats < 1:
         parser.error("--rounds and --repeats must be >= 1")
+    SHOWN_OUTPUT[0] = args.output
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     if args.memory_child:
         memory_child(args.memory_child, args, device)
@@ -464,7 +506,12 @@ def main() -> None:
     for variant in variants.values():
         time_stages(variant, shared)
     loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
-    print_tables(variants, shared, (loads[0], loads[1]), isolated)
+    tables = io.StringIO()
+    with contextlib.redirect_stdout(tables):
+        print_tables(variants, shared, (loads[0], loads[1]), isolated)
+    print(tables.getvalue(), end="")
+    if args.doc:
+        replace_doc_block(Path(args.doc), tables.getvalue().strip(), " ".join(sys.argv[1:]))
     if args.json:
         write_json(args.json, variants, shared, isolated)
 

@@ -54,6 +54,10 @@ class GHNeRFModelConfig(ModelConfig):
     """Encoded source-view sets kept for reuse (viewer moves and orbit videos re-use them)."""
     keypoint_threshold: float = 0.1
     """Heatmap threshold of 2D keypoint extraction (OpenPose: 0.1)."""
+    viewer_keypoints_max_side: int = 256
+    """The viewer's keypoints_overlay finds its 2D keypoints in the heatmaps average-pooled to at most this shorter
+    side (the drawn skeleton moves by under a pooled pixel; the peak search then fits the viewer's frame budget).
+    ns-eval, ns-render dataset and ghnerf-keypoints always search the full-resolution heatmaps."""
     volumetric_density_weighting: bool = True
     """3D keypoints: weight the volumetric heat by occupancy (1 - exp(-density)) before the peak search, since a field
     trained only through rendering has heat on the surface alone. False suits a field trained with the volumetric heat
@@ -347,11 +351,12 @@ class GHNeRFModel(Model):
         return self.prepared(subject, frame, reference_target(box, first.to(self.device)), entries)
 
     def keypoints_2d(
-        self, heatmaps: Tensor, view: PreparedView, extractor: Any = None
+        self, heatmaps: Tensor, view: PreparedView, extractor: Any = None, max_side: Optional[int] = None
     ) -> Tuple[Tensor, Tensor]:
         """``(keypoints [J, 3] pixels, found [J])`` of a rendered ``view`` by the configured rule (``keypoint_sides``;
         '3d-keypoints' names the pairs by the view's own 3D keypoints). ``extractor``: a
-        :class:`~ghnerf_ns.keypoints.extractor.KeypointExtractor` (default: ns-eval's)."""
+        :class:`~ghnerf_ns.keypoints.extractor.KeypointExtractor` (default: ns-eval's). ``max_side``: search pooled
+        heatmaps (:func:`~ghnerf_ns.keypoints.view_keypoints.view_keypoints_2d`)."""
         from ghnerf_ns.keypoints.extractor import keypoint_extractor
         from ghnerf_ns.keypoints.view_keypoints import view_keypoints_2d, view_keypoints_3d
 
@@ -359,7 +364,7 @@ class GHNeRFModel(Model):
         if self.config.keypoint_sides == "3d-keypoints":
             points_3d = view_keypoints_3d(self, view, self.config.keypoints_3d)
         extractor = extractor or keypoint_extractor(self.config.keypoint_threshold)
-        return view_keypoints_2d(heatmaps, extractor, points_3d, view.target.K, view.target.w2c)
+        return view_keypoints_2d(heatmaps, extractor, points_3d, view.target.K, view.target.w2c, max_side)
 
     def encode_sources(self, sources: SourceViews, box: Optional[Tensor] = None):
         """Encoded sources through the LRU cache (the human encoder and pyramid run once per view set).
@@ -421,7 +426,8 @@ class GHNeRFModel(Model):
             settings.shown_outputs is None or "keypoints_overlay" in settings.shown_outputs
         )
         if skeleton_shown or keep_raw:  # the costliest output: made only when the viewer shows the skeleton
-            keypoints = self.keypoints_2d(torch.nan_to_num(raw["heatmaps"].float()), view)
+            max_side = None if keep_raw else self.config.viewer_keypoints_max_side
+            keypoints = self.keypoints_2d(torch.nan_to_num(raw["heatmaps"].float()), view, max_side=max_side)
         return viewer_outputs(
             raw, settings, self.config.keypoint_threshold, keep_raw_maps=keep_raw, keypoints=keypoints
         )

@@ -44,9 +44,12 @@ def scaled_filter_sigma(sigma: float, height: int, width: int, reference_resolut
 
 
 def _to_numpy(maps: Union[Tensor, np.ndarray]) -> np.ndarray:
+    # float32 stays float32 here: the peak search crops to the non-zero window before its float64 copy.
     if isinstance(maps, Tensor):
-        return maps.detach().to("cpu", torch.float64).numpy()
-    return np.asarray(maps, dtype=np.float64)
+        maps = maps.detach().to("cpu")
+        return (maps if maps.dtype == torch.float64 else maps.float()).numpy()
+    maps = np.asarray(maps)
+    return maps if maps.dtype in (np.float32, np.float64) else maps.astype(np.float64)
 
 
 def extract_keypoints_2d(

@@ -135,7 +135,7 @@ def _support_crop(raw: np.ndarray, filter_sigma: Union[float, Sequence[float]], 
     ndim = raw.ndim - 1
     if threshold < 0:
         return None
-    support = np.abs(raw).max(axis=-1) > 0
+    support = np.fmax.reduce(np.abs(raw), axis=-1) > 0  # fmax: a NaN (read as 0) never hides another channel's value
     if not support.any():
         return None
     sigmas = [float(filter_sigma)] * ndim if np.isscalar(filter_sigma) else [float(s) for s in filter_sigma]  # type: ignore[arg-type]
@@ -162,16 +162,29 @@ def find_region_peaks(
         raise ValueError(f"expected a [*spatial, num_joints] map, got shape {maps.shape}")
     if rank_by not in ("smoothed", "raw"):
         raise ValueError(f"rank_by must be 'smoothed' or 'raw', got {rank_by!r}")
-    raw = np.nan_to_num(maps.astype(np.float64), nan=0.0)
-    ndim = raw.ndim - 1
-    num_joints = raw.shape[-1]
-    crop = _support_crop(raw, filter_sigma, threshold)
+    crop = _support_crop(maps, filter_sigma, threshold)
     if crop is not None:
-        # Renders are zero outside the person's box: run on the box plus the filter radius, then shift back.
-        peaks = find_region_peaks(raw[crop], filter_sigma, threshold, connectivity, rank_by, subpixel)
+        # Renders are zero outside the person's box: run on the box plus the filter radius, then shift back. Cropped
+        # before the float64 copy, which would otherwise cost as much as the search.
+        peaks = _find_region_peaks(maps[crop], filter_sigma, threshold, connectivity, rank_by, subpixel)
         offset = np.array([axis.start for axis in crop[:-1]], dtype=np.float64)
         peaks.position[peaks.found] += offset
         return peaks
+    return _find_region_peaks(maps, filter_sigma, threshold, connectivity, rank_by, subpixel)
+
+
+def _find_region_peaks(
+    maps: np.ndarray,
+    filter_sigma: Union[float, Sequence[float]],
+    threshold: float,
+    connectivity: int,
+    rank_by: RankBy,
+    subpixel: bool,
+) -> RegionPeaks:
+    """:func:`find_region_peaks` without the crop."""
+    raw = np.nan_to_num(maps.astype(np.float64), nan=0.0)
+    ndim = raw.ndim - 1
+    num_joints = raw.shape[-1]
     smoothed = gaussian_smooth(raw, filter_sigma)
     from scipy import ndimage
 

@@ -91,11 +91,55 @@ def view_keypoints_2d(
     points_3d: Optional[Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]] = None,
     K: Optional[Float[Tensor, "3 3"]] = None,
     w2c: Optional[Float[Tensor, "4 4"]] = None,
+    max_side: Optional[int] = None,
 ) -> Tuple[Float[Tensor, "num_joints 3"], Bool[Tensor, " num_joints"]]:
     """``(keypoints [J, 3] = (x, y, score) pixels, found [J])`` of a rendered heatmap: each channel's own peak
     (``extractor``'s 2D options), and with ``points_3d`` (3D keypoints and validity) and the view's OpenCV
     ``K``/``w2c``, left/right pairs named by their projections (module docstring). Joints behind the camera are no
-    reference."""
+    reference.
+
+    ``max_side``: search a copy average-pooled by the integer factor that brings the shorter side to at most this,
+    and map the peaks back to this image's pixels (a drawn skeleton needs no more; the viewer's frame budget does).
+    None: the full image (ns-eval, exported keypoints)."""
+    height, width = int(heatmaps.shape[0]), int(heatmaps.shape[1])
+    factor = 1 if max_side is None else max(-(-min(height, width) // max(int(max_side), 1)), 1)
+    if factor > 1:
+        heatmaps, K = pooled_view(heatmaps, K, factor)
+    keypoints, found = _view_keypoints_2d(heatmaps, extractor, points_3d, K, w2c)
+    if factor > 1:
+        # Pixel i of the pooled map is the centre of pixels factor*i .. factor*i + factor - 1.
+        keypoints = torch.cat([(keypoints[:, :2] + 0.5) * factor - 0.5, keypoints[:, 2:]], dim=-1)
+        keypoints[~found] = 0.0
+    return keypoints, found
+
+
+def pooled_view(
+    heatmaps: Float[Tensor, "height width num_joints"], K: Optional[Float[Tensor, "3 3"]], factor: int
+) -> Tuple[Float[Tensor, "pooled_height pooled_width num_joints"], Optional[Float[Tensor, "3 3"]]]:
+    """``heatmaps`` average-pooled by ``factor`` (a remainder at the bottom/right is dropped) and the intrinsics of
+    the pooled pixels (pixel centres: ``u_pooled = (u + 0.5) / factor - 0.5``)."""
+    height, width = int(heatmaps.shape[0]) // factor, int(heatmaps.shape[1]) // factor
+    # A sum of strided slices of the channel-last map: several times faster on the CPU than avg_pool2d (which needs a
+    # channel-first copy) or a reshaped mean.
+    cropped = heatmaps[: height * factor, : width * factor]
+    pooled = sum(cropped[dy::factor, dx::factor] for dy in range(factor) for dx in range(factor)) / factor**2
+    if K is not None:
+        scale = torch.tensor(
+            [[1 / factor, 0, 0.5 / factor - 0.5], [0, 1 / factor, 0.5 / factor - 0.5], [0, 0, 1]],
+            dtype=K.dtype, device=K.device,
+        )  # fmt: skip
+        K = scale @ K
+    return pooled, K
+
+
+def _view_keypoints_2d(
+    heatmaps: Float[Tensor, "height width num_joints"],
+    extractor: KeypointExtractor,
+    points_3d: Optional[Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]],
+    K: Optional[Float[Tensor, "3 3"]],
+    w2c: Optional[Float[Tensor, "4 4"]],
+) -> Tuple[Float[Tensor, "num_joints 3"], Bool[Tensor, " num_joints"]]:
+    """:func:`view_keypoints_2d` at the heatmap's own resolution."""
     from ghnerf_ns.model.geometry import project
 
     keypoints, found = extractor.extract_2d(heatmaps)

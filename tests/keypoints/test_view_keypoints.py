@@ -34,3 +34,42 @@ def test_source_view_keypoints_are_the_estimate_made_when_the_views_were_encoded
 def test_a_view_without_an_estimate_has_no_joint():
     points, valid = view_keypoints_3d(torch.nn.Module(), _view(None), "source-views")  # e.g. one source view
     assert points.shape == (25, 4) and not valid.any()
+
+
+def test_pooled_intrinsics_follow_pixel_centres():
+    """Hand-computed: pooling by 2 halves the focal lengths and maps the principal point c to (c + 0.5) / 2 - 0.5."""
+    from ghnerf_ns.keypoints.view_keypoints import pooled_view
+
+    K = torch.tensor([[100.0, 0.0, 50.0], [0.0, 120.0, 40.0], [0.0, 0.0, 1.0]])
+    pooled, K2 = pooled_view(torch.ones(9, 8, 25), K, 2)
+    assert pooled.shape == (4, 4, 25)
+    torch.testing.assert_close(K2, torch.tensor([[50.0, 0.0, 24.75], [0.0, 60.0, 19.75], [0.0, 0.0, 1.0]]))
+
+
+def _blobs(height: int, width: int, centres: torch.Tensor, sigma: float) -> torch.Tensor:
+    rows, cols = torch.meshgrid(torch.arange(height).float(), torch.arange(width).float(), indexing="ij")
+    maps = [torch.exp(-((cols - x) ** 2 + (rows - y) ** 2) / (2 * sigma**2)) for x, y in centres.tolist()]
+    return torch.stack(maps, dim=-1)
+
+
+def test_pooled_search_finds_the_full_resolution_peaks_within_a_pooled_pixel():
+    """The viewer's skeleton (max_side) lands within one pooled pixel of the full-resolution search, on each joint,
+    with the same joints found; max_side at or above the image size is the full-resolution search itself."""
+    from ghnerf_ns.keypoints.extractor import keypoint_extractor
+    from ghnerf_ns.keypoints.view_keypoints import view_keypoints_2d
+
+    generator = torch.Generator().manual_seed(3)
+    centres = torch.rand(25, 2, generator=generator) * torch.tensor([300.0, 400.0]) + torch.tensor([100.0, 50.0])
+    maps = _blobs(512, 480, centres, 12.0)
+    maps[..., 7] = 0.0  # a joint with no heat
+    extractor = keypoint_extractor(0.1)
+    full, found = view_keypoints_2d(maps, extractor)
+    for max_side in (256, 160):
+        factor = -(-480 // max_side)
+        pooled, pooled_found = view_keypoints_2d(maps, extractor, max_side=max_side)
+        assert pooled_found.tolist() == found.tolist() and not found[7]
+        assert (pooled[found, :2] - full[found, :2]).abs().max() <= factor
+        assert (pooled[found, :2] - centres[found]).abs().max() <= factor
+        assert (pooled[~found] == 0).all()
+    same, _ = view_keypoints_2d(maps, extractor, max_side=480)
+    torch.testing.assert_close(same, full)
