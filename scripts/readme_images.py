@@ -41,8 +41,11 @@ MAX_BYTES = 150_000
 MAX_WIDTH = 800
 WINDOW = (1000, 800)
 """Chromium window: wide enough that the 3D canvas beside the control panel is larger than the panel."""
-EVAL_OUTPUTS = ("rgb", "heatmap_overlay", "keypoints_overlay")
-"""ns-eval comparison images tiled into eval_views.png (each is prediction | ground truth)."""
+EVAL_OUTPUTS = ("rgb", "heatmap_overlay", "keypoints_overlay", "cse_rgb")
+"""ns-eval comparison images tiled into eval_views.png (each is prediction | ground truth); ``cse_rgb`` where the model
+has a CSE head."""
+REQUIRED_EVAL_OUTPUTS = 3
+"""The first outputs every model has."""
 HEADER_PX = 52
 """Height of the web client's title bar (logo and links), cropped off the screenshot."""
 
@@ -85,6 +88,7 @@ def eval_views(folder: Path, views: Sequence[int]) -> np.ndarray:
     rows = []
     for view in views:
         paths = [folder / f"eval_{name}_{view:04d}.png" for name in EVAL_OUTPUTS]
+        paths = paths[:REQUIRED_EVAL_OUTPUTS] + [p for p in paths[REQUIRED_EVAL_OUTPUTS:] if p.is_file()]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise SystemExit(f"readme_images: {', '.join(missing)} missing: run ns-eval with --render-output-path")
@@ -170,7 +174,9 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=REPO / "docs", help="where the two PNGs go")
     parser.add_argument("--frame-index", type=int, default=0, help="video frame kept as render_frame.png")
     parser.add_argument("--eval-images", type=Path, help="ns-eval --render-output-path folder (eval_views.png)")
-    parser.add_argument("--eval-views", type=int, nargs="+", default=[0, 3, 7], help="eval image indices tiled")
+    parser.add_argument(
+        "--eval-views", type=int, nargs="+", default=[0, 27, 55], help="eval image indices tiled (three test people)"
+    )
     parser.add_argument("--output", default="heatmap_overlay", help="viewer output type in the screenshot")
     parser.add_argument("--opacity", type=float, default=0.8, help="heatmap_overlay opacity in the screenshot")
     parser.add_argument("--quiet", type=float, default=20.0, help="seconds without a new render before the screenshot")

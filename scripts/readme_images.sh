@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The README's pictures, made with the project's own commands from the `make demo` run (trained first if it is not
-# there): the demo's ns-eval comparison images of three test views (docs/eval_views.png), an orbit of the unseen test
-# subject (rgb | heatmap_overlay | keypoints_overlay, side by side, heatmaps as rendered: no renormalisation) with one
+# there): the demo's ns-eval comparison images of three test views (docs/eval_views.png), an orbit of a test person (rgb | heatmap_overlay | keypoints_overlay, side by side, heatmaps as rendered: no renormalisation) with one
 # frame kept as docs/render_frame.png, then ns-viewer's heatmap_overlay output in headless Chromium as
 # docs/viewer_heatmap.png.
 # Run through `make readme-images` (needs /usr/bin/chromium: `make browser`).
@@ -9,7 +8,7 @@
 set -euo pipefail
 DEMO_OUT=${DEMO_OUT:-demo_outputs}
 OUT=${README_OUT:-readme_outputs}
-SUBJECT=${README_SUBJECT:-386}
+SUBJECT=${README_SUBJECT:-395}
 FRAME=${README_FRAME:-0}
 DOCS=${README_DOCS:-docs}
 RUN="$DEMO_OUT/demo/ghnerf-tiny/run"
