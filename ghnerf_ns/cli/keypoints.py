@@ -1,5 +1,9 @@
 """``ghnerf-keypoints``: 2D and 3D keypoints of a trained GHNeRF run, as OpenPose JSON, 3D JSON and marker files.
 
+    ghnerf-keypoints --load-config outputs/.../config.yml --output-dir keypoints \\
+        --subjects CoreView_395 --frames 0 4 --frame-rate 15
+    ghnerf-keypoints --load-config applied/config.yml --output-dir keypoints --orbit 8 --overlays
+
 For each chosen subject/frame it renders the chosen cameras (the eval split's dataset cameras of that frame, with the
 test protocol's source views, or ``--orbit N`` virtual cameras circling the human's box) and writes
 
@@ -9,9 +13,11 @@ test protocol's source views, or ``--orbit N`` virtual cameras circling the huma
 * ``<output-dir>/<subject>/<frame:06d>_keypoints3d.json``: joint names and both 3D estimates (xyz in metres in the
   dataset's world frame, score, valid): ``volumetric`` (3D peaks of the volumetric heatmap, see
   :mod:`ghnerf_ns.keypoints.keypoints3d`), ``triangulated`` (DLT of the rendered views' 2D keypoints) with the cameras
-  used, and, where the human encoder has the 2D pose head, ``source_views`` (the head on every input camera,
+  used, and, where the human encoder has the 2D pose head, ``source_views`` (the head on the input views,
   triangulated by consensus: :mod:`ghnerf_ns.keypoints.source_view_keypoints`); ``model_estimate`` names the one the
-  model reports as its 3D keypoints (``--pipeline.model.keypoints-3d``);
+  model reports as its 3D keypoints (``--pipeline.model.keypoints-3d``). The 3D estimates of a frame use the
+  ``--pipeline.model.num-source-views`` input cameras nearest to its first input camera (0: every input camera;
+  ``ghnerf-apply --num-views`` sets it on a run);
 * once all frames of a subject are done, that model estimate as one marker track per subject, for OpenSim,
   Pose2Sim, Blender and motion-capture tools: ``<output-dir>/<subject>/keypoints3d.trc`` (TRC text) and
   ``<output-dir>/<subject>/keypoints3d.c3d`` (C3D), the 25 BODY_25 joints as markers, metres in the dataset's
