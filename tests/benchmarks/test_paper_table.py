@@ -1,23 +1,17 @@
 """benchmarks/paper_table.py without training: its ns-train command lines, the table, the settings line read from the
 data, and the doc block it replaces. (The script itself trains each paper preset for minutes; it is not run here.)"""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "paper_table.py"
+from tests.script_modules import REPO, script_module
 
 
 @pytest.fixture(scope="module")
 def pt():
-    spec = importlib.util.spec_from_file_location("paper_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["paper_table"] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("paper_table", None)
+    with script_module("benchmarks/paper_table.py") as module:
+        yield module
 
 
 def test_defaults_follow_the_demo_protocol(pt):
@@ -91,5 +85,5 @@ def test_doc_block_is_replaced(pt):
     assert pt.replace_block(text, "new", "doc") == f"# Doc\n\nbefore\n{pt.START}\nnew\n{pt.END}\nafter\n"
     with pytest.raises(SystemExit):
         pt.replace_block("no markers", "new", "doc")
-    docs = (SCRIPT.parents[1] / "docs" / "methods.md").read_text()
+    docs = (REPO / "docs" / "methods.md").read_text()
     assert docs.count(pt.START) == 1 and docs.count(pt.END) == 1

@@ -2,8 +2,6 @@
 camera axes, principal point origin, distortion order) and frames extracted from videos, read back by the
 easymocap-data dataparser's calibration reader."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,18 +9,13 @@ import numpy as np
 import pytest
 
 from dataparsers.easymocap_calib import read_calibration
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pose2sim_to_easymocap.py"
+from tests.script_modules import script_module
 
 
 @pytest.fixture(scope="module")
 def conv():
-    spec = importlib.util.spec_from_file_location("pose2sim_to_easymocap", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["pose2sim_to_easymocap"] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("pose2sim_to_easymocap", None)
+    with script_module("scripts/pose2sim_to_easymocap.py") as module:
+        yield module
 
 
 def _qca_camera(serial: str, centre_mm, rows, size=(64, 48), left=0, top=0, f=60.0, c=(31.0, 23.5)) -> str:
