@@ -100,6 +100,10 @@ class GHNeRFField(nn.Module):
             source-view 3D keypoints, :mod:`ghnerf_ns.model.joint_code`); 0 = none.
         detach_cse_geometry: the CSE head reads ``V_nerf`` detached, so its loss (at first ~100x the colour loss: an
             embedding's variance against a colour error) never reshapes the density's features.
+        detach_cse_inputs: the CSE head reads all of its inputs detached (``V_nerf``, the pooled human features, the
+            keypoint evidence and the joint code), so its loss trains ``g_cse`` alone and leaves the features the
+            heatmap head shares (psi_h and, upstream, the human encoder) to the heatmap loss; implies
+            ``detach_cse_geometry``.
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class GHNeRFField(nn.Module):
         keypoint_evidence: bool = False,
         joint_code_dim: int = 0,
         detach_cse_geometry: bool = False,
+        detach_cse_inputs: bool = False,
     ) -> None:
         super().__init__()
         if color_mode not in ("blend", "regress"):
@@ -145,6 +150,7 @@ class GHNeRFField(nn.Module):
 
         self.with_heads = with_heads
         self.detach_cse_geometry = detach_cse_geometry
+        self.detach_cse_inputs = detach_cse_inputs
         self.uses_keypoint_evidence = False
         self.joint_code_dim = 0
         self.psi_h: Optional[ViewPooling] = None
@@ -232,7 +238,9 @@ class GHNeRFField(nn.Module):
         out.heatmaps = self.g_h(head_in)
         if self.g_cse is not None:
             cse_in = head_in
-            if self.detach_cse_geometry:
+            if self.detach_cse_inputs:
+                cse_in = head_in.detach()
+            elif self.detach_cse_geometry:
                 cse_in = torch.cat([v_nerf.detach(), head_in[..., v_nerf.shape[-1] :]], dim=-1)
             out.cse = self.g_cse(cse_in)
         if self.g_co is not None:

@@ -113,6 +113,12 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     """Composite heatmaps and CSE with detached compositing weights: the forward pass is eq. 4 unchanged, but the head
     losses cannot change the compositing weights (which the colour loss owns); the CSE head also reads V_nerf
     detached."""
+    detach_cse_inputs: bool = False
+    """The CSE head reads all of its inputs detached (V_nerf, the pooled human features f_h, the keypoint evidence and
+    the joint code), so the CSE loss trains only the CSE head's own MLP: the human encoder, its projection and psi_h,
+    which the heatmap head shares, learn from the heatmap loss alone (without detach_head_weights the CSE loss still
+    reaches the compositing weights). Made to test whether the CSE loss pulling on those shared features is why
+    keypoints are worse with the CSE head on (benchmarks/README.md, "CSE on or off")."""
     keypoint_evidence: bool = False
     """g_h also reads the source views' 2D heatmaps given to encode() at every sample's projections (their mean and
     minimum over the views). Set by the model from --pipeline.model.human-encoder.heatmap-head."""
@@ -290,6 +296,7 @@ class GHNeRFNetwork(nn.Module):
                 keypoint_evidence=config.keypoint_evidence,
                 joint_code_dim=joint_code_dim(NUM_JOINTS) if config.joint_conditioning else 0,
                 detach_cse_geometry=config.detach_head_weights,
+                detach_cse_inputs=config.detach_cse_inputs,
             )
             for lvl, is_fine in ((config.coarse, False), (config.fine, True))
         )

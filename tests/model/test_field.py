@@ -59,3 +59,35 @@ def test_missing_human_features_is_a_clear_error():
     field = GHNeRFField(8, with_heads=True, human_channels=5)
     with pytest.raises(ValueError, match="human_feature_channels"):
         field(torch.randn(6, 4, 8), _projected(), torch.randn(6, 3))
+
+
+@pytest.mark.parametrize("detach_inputs", [False, True])
+def test_detach_cse_inputs_keeps_the_cse_loss_on_the_cse_head(detach_inputs):
+    torch.manual_seed(0)
+    field = GHNeRFField(
+        8,
+        with_heads=True,
+        human_channels=7,
+        cse_dim=16,
+        joint_code_dim=5,
+        detach_cse_geometry=True,
+        detach_cse_inputs=detach_inputs,
+    )
+    torch.nn.init.normal_(field.g_cse[-1].weight)  # zero at init: no gradient would reach its inputs either way
+    proj = _projected(human=7)
+    proj.human.requires_grad_(True)
+    voxel = torch.randn(6, 4, 8, requires_grad=True)
+    code = torch.randn(6, 4, 5, requires_grad=True)
+    out = field(voxel, proj, torch.randn(6, 3), joint_code=code)
+    out.cse.square().sum().backward()
+    assert field.g_cse[0].weight.grad.abs().max() > 0  # the CSE head itself always learns
+
+    # What the heatmap head shares with it: the human features and psi_h, the joint code; and V_nerf's layers.
+    def reached(grads):
+        return [g is not None and bool(g.abs().max() > 0) for g in grads]
+
+    shared = reached([proj.human.grad, code.grad] + [p.grad for p in field.psi_h.parameters()])
+    geometry = reached([voxel.grad] + [p.grad for p in field.g_nerf.parameters()])
+    assert not any(geometry)  # detach_cse_geometry already stops V_nerf
+    assert not any(shared) if detach_inputs else all(shared)
+    assert all(p.grad is None for p in field.g_h.parameters())
