@@ -17,7 +17,7 @@ $(BIN)/.ghnerf-installed: pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install $(CONSTRAINTS) torch torchvision
-	$(BIN)/python -m pip install $(CONSTRAINTS) -e ".[dev]"
+	$(BIN)/python -m pip install $(CONSTRAINTS) -e ".[dev,anny]"
 	# ns-render (and mediapy) look for an `ffmpeg` executable: use the static one shipped in the imageio-ffmpeg wheel.
 	ln -sf "$$($(BIN)/python -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')" $(BIN)/ffmpeg
 	touch $@

@@ -23,6 +23,7 @@ from ghnerf_ns.synth.common import check_common, progress_bar, subject_ids
 from ghnerf_ns.synth.files import write_gray_jpeg, write_jpeg, write_json, write_npy, write_png
 from ghnerf_ns.synth.render import SubjectScene, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import RigCamera, make_ring_rig
+from ghnerf_ns.synth.scenes import BodyModel, make_scene
 
 WORLD_FROM_BODY: Dict[str, np.ndarray] = {
     "+z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
@@ -90,6 +91,10 @@ class EasyMocapSynthConfig:
     """Random seed. The same seed gives byte-identical arrays, YAML and JSON."""
     fps: float = 15.0
     """Capture rate of the synthetic motion (frames per second)."""
+    body: BodyModel = "procedural"
+    """Body of the people: ``procedural`` (built in, fast: capsules and ellipsoids with blocky clothes) or ``anny``
+    (realistic shapes from the Anny body model, with painted clothes and left/right-asymmetric accessories; needs
+    ``pip install 'ghnerf_ns[anny]'``; its first use on a machine builds Anny's model data, about a minute)."""
     num_surface_points: int = 6890
     """Surface points written per frame (vertices/ and ghnerf_synth/vertices/)."""
     jpeg_quality: int = 95
@@ -190,7 +195,7 @@ def _write_subject(cfg: EasyMocapSynthConfig, folder: str, root: Path, advance: 
     world = WORLD_FROM_BODY[cfg.up]
     place = subject_rng(cfg.seed, "place", sid)
     floor = world @ np.array([place.uniform(-0.3, 0.3), 0.0, place.uniform(-0.3, 0.3)])
-    scene = SubjectScene(sid, cfg.seed, world, floor, cfg.num_surface_points, cfg.fps)
+    scene = make_scene(cfg.body, sid, cfg.seed, world, floor, cfg.num_surface_points, cfg.fps)
     names = [f"{c + 1:02d}" for c in range(cfg.cameras)]
     rig = write_calibration(root, names, _rig(cfg, scene, sid, floor, world @ np.array([0.0, 1.0, 0.0])))
     rays = [camera_rays(cam, cfg.cse_downscale) for cam in rig]
@@ -223,7 +228,8 @@ def _write_subject(cfg: EasyMocapSynthConfig, folder: str, root: Path, advance: 
 def _summary(cfg: EasyMocapSynthConfig, folders: List[str]) -> str:
     sizes = sorted(set(camera_sizes(cfg)))
     return (
-        "Synthetic EasyMocap-layout dataset written by ghnerf-synth (procedural humans, not real captures).\n"
+        f"Synthetic EasyMocap-layout dataset written by ghnerf-synth ({cfg.body} synthetic humans, not real "
+        "captures).\n"
         f"Seed: {cfg.seed}. Sequences: {len(folders)}. Frames: {cfg.frames}. "
         f"Cameras: {cfg.cameras} (named 01, 02, ...). "
         f"Image sizes (WxH): {', '.join(f'{w}x{h}' for w, h in sizes)}. World up axis: {cfg.up} (metres). Lens "

@@ -185,22 +185,38 @@ def studio_background(width: int, height: int, camera: RigCamera) -> Float[np.nd
 def joint_keypoints(frame: FrameState, camera: RigCamera) -> Float[np.ndarray, "25 3"]:
     """BODY_25 keypoints of a view: exact ``cv2.projectPoints`` positions and a visibility confidence.
 
-    A joint gets confidence 0 when it is behind the camera, projects outside the image, projects through the lens
-    model onto a pixel that does not unproject back to it (distortion fold-over far outside the field of view), or
-    is occluded: the camera ray towards it hits a primitive that does not contain it more than
-    ``OCCLUSION_TOLERANCE`` in front of it.
+    A joint gets confidence 0 when it is not in view (:func:`keypoints_in_view`) or is occluded: the camera ray
+    towards it hits a primitive that does not contain it more than ``OCCLUSION_TOLERANCE`` in front of it.
     """
+    uv, in_view = keypoints_in_view(frame.joints, camera)
+    visible = in_view & ~occluded(frame.prims, camera.center, frame.joints)
+    return np.concatenate([uv, np.where(visible, KEYPOINT_CONFIDENCE, 0.0)[:, None]], axis=1)
+
+
+def keypoints_in_view(
+    joints: Float[np.ndarray, "num_joints 3"], camera: RigCamera
+) -> Tuple[Float[np.ndarray, "num_joints 2"], Bool[np.ndarray, " num_joints"]]:
+    """``cv2.projectPoints`` positions of 3D points and whether each is in view: in front of the camera, inside the
+    image, and not folded over by the lens model (a pixel that does not unproject back to the point, far outside the
+    field of view)."""
+    uv, cam, faithful = project_points(joints, camera)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] <= camera.width - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= camera.height - 1)
+    return uv, faithful & inside
+
+
+def project_points(
+    points: Float[np.ndarray, "num_points 3"], camera: RigCamera
+) -> Tuple[Float[np.ndarray, "num_points 2"], Float[np.ndarray, "num_points 3"], Bool[np.ndarray, " num_points"]]:
+    """Pixel positions (``cv2.projectPoints``), camera-frame positions, and whether each projection is faithful: in
+    front of the camera and not folded over by the lens model (its pixel unprojects back to the point)."""
     from ghnerf_ns.synth.rig import undistort_normalized
 
-    joints = frame.joints
-    uv = camera.project(joints)
-    cam = joints @ camera.R.T + camera.t
+    uv = camera.project(points)
+    cam = points @ camera.R.T + camera.t
     in_front = cam[:, 2] > 1e-3
-    inside = (uv[:, 0] >= 0) & (uv[:, 0] <= camera.width - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= camera.height - 1)
     ideal = cam[:, :2] / np.where(in_front, cam[:, 2], 1.0)[:, None]
     no_fold = np.linalg.norm(undistort_normalized(uv, camera.K, camera.dist) - ideal, axis=1) < 1e-4
-    visible = in_front & inside & no_fold & ~occluded(frame.prims, camera.center, joints)
-    return np.concatenate([uv, np.where(visible, KEYPOINT_CONFIDENCE, 0.0)[:, None]], axis=1)
+    return uv, cam, in_front & no_fold
 
 
 def occluded(
@@ -213,4 +229,3 @@ def occluded(
     t = intersect(prims, np.broadcast_to(eye, points.shape).copy(), dirs)
     t = np.where(contains(prims, points), np.inf, t)
     return t.min(axis=1) < dist - OCCLUSION_TOLERANCE
-

@@ -20,8 +20,9 @@ from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIR
 from dataparsers.openpose_json import openpose_document
 from ghnerf_ns.synth.common import check_common, progress_bar, subject_ids
 from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_npz_deterministic, write_png
-from ghnerf_ns.synth.render import FrameState, SubjectScene, camera_rays, subject_rng
+from ghnerf_ns.synth.render import FrameState, camera_rays, subject_rng
 from ghnerf_ns.synth.rig import make_ring_rig
+from ghnerf_ns.synth.scenes import BodyModel, make_scene
 from ghnerf_ns.synth.skeleton import BodyShape, rot_z
 
 DEFAULT_SUBJECTS: Tuple[str, ...] = ("0000", "0001", "0002", "0003")
@@ -61,6 +62,10 @@ class RenderPeopleSynthConfig:
     """Frames (poses) per second of the synthetic motion (lower gives more different consecutive poses)."""
     camera_radius: float = 3.0
     """Distance of the cameras from the person's vertical axis, metres."""
+    body: BodyModel = "procedural"
+    """Body of the people: ``procedural`` (built in, fast: capsules and ellipsoids with blocky clothes) or ``anny``
+    (realistic shapes from the Anny body model, with painted clothes and left/right-asymmetric accessories; needs
+    ``pip install 'ghnerf_ns[anny]'``; its first use on a machine builds Anny's model data, about a minute)."""
     num_surface_points: int = 6890
     """Surface points per pose in ``ghnerf_synth/vertices/`` (a tight 3D box for loaders)."""
     jpeg_quality: int = 95
@@ -99,7 +104,7 @@ def write_renderpeople(cfg: RenderPeopleSynthConfig) -> Path:
 
 def _write_subject(cfg: RenderPeopleSynthConfig, folder: str, root: Path, advance: Callable[[int], None]) -> None:
     sid = folder.split("-", 1)[1]
-    scene = SubjectScene(sid, cfg.seed, np.eye(3), np.zeros(3), cfg.num_surface_points, cfg.fps)
+    scene = make_scene(cfg.body, sid, cfg.seed, np.eye(3), np.zeros(3), cfg.num_surface_points, cfg.fps)
     rig = make_ring_rig(
         subject_rng(cfg.seed, "rig", sid), cfg.cameras, cfg.resolution, scene.body_centre(), np.zeros(3),
         up=np.array([0.0, 1.0, 0.0]), radius=cfg.camera_radius, height=scene.body_centre()[1] + 0.3,
@@ -175,7 +180,8 @@ def smpl_like_params(shape: BodyShape, states: List[FrameState]) -> Dict[str, np
 
 def _summary(cfg: RenderPeopleSynthConfig, folders: List[str]) -> str:
     return (
-        "Synthetic RenderPeople-layout (SHERF) dataset written by ghnerf-synth (procedural humans, not real scans).\n"
+        f"Synthetic RenderPeople-layout (SHERF) dataset written by ghnerf-synth ({cfg.body} synthetic humans, not "
+        "real scans).\n"
         f"Seed: {cfg.seed}. Subjects: {len(folders)}. Poses (frames): {cfg.frames}. Cameras: {cfg.cameras} (ideal "
         f"pinholes, no distortion). Resolution: {cfg.resolution}x{cfg.resolution}. CSE dim: {cfg.cse_dim} at "
         f"1/{cfg.cse_downscale} resolution.\n"

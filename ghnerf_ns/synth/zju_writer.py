@@ -24,8 +24,9 @@ from dataparsers.human_common import CSE_DIRNAME, OPENPOSE_DIRNAME, SYNTH_GT_DIR
 from dataparsers.openpose_json import openpose_document
 from ghnerf_ns.synth.common import check_common, progress_bar, subject_ids
 from ghnerf_ns.synth.files import write_jpeg, write_json, write_npy, write_png
-from ghnerf_ns.synth.render import SubjectScene, camera_rays, subject_rng
+from ghnerf_ns.synth.render import camera_rays, subject_rng
 from ghnerf_ns.synth.rig import ZJU_WORLD_FROM_BODY, RigCamera, make_ring_rig
+from ghnerf_ns.synth.scenes import BodyModel, make_scene
 
 STYLE_313_SUBJECTS = ("313", "315")
 """Subjects that the real release ships in the 313 style (``style="auto"``)."""
@@ -82,6 +83,10 @@ class ZJUSynthConfig:
     """Random seed. The same seed gives byte-identical arrays and JSON."""
     fps: float = 15.0
     """Capture rate of the synthetic motion (frames per second): lower gives more different consecutive frames."""
+    body: BodyModel = "procedural"
+    """Body of the people: ``procedural`` (built in, fast: capsules and ellipsoids with blocky clothes) or ``anny``
+    (realistic shapes from the Anny body model, with painted clothes and left/right-asymmetric accessories; needs
+    ``pip install 'ghnerf_ns[anny]'``; its first use on a machine builds Anny's model data, about a minute)."""
     num_surface_points: int = 6890
     """Surface points written per frame to ``vertices/`` (the role of ZJU's SMPL vertices: the 3D bounding box)."""
     jpeg_quality: int = 95
@@ -178,7 +183,7 @@ def _write_subject(
 ) -> None:
     place = subject_rng(cfg.seed, "place", sid)
     floor = np.array([0.46 + place.uniform(-0.1, 0.1), 0.30 + place.uniform(-0.1, 0.1), 0.0])
-    scene = SubjectScene(sid, cfg.seed, ZJU_WORLD_FROM_BODY, floor, cfg.num_surface_points, cfg.fps)
+    scene = make_scene(cfg.body, sid, cfg.seed, ZJU_WORLD_FROM_BODY, floor, cfg.num_surface_points, cfg.fps)
     rig = make_ring_rig(
         subject_rng(cfg.seed, "rig", sid), num_cams, cfg.resolution, scene.body_centre(), floor,
         up=np.array([0.0, 0.0, -1.0]), radius=3.0, height=1.9, distortion=cfg.distortion,
@@ -236,7 +241,7 @@ distorted pixels), confidence 0.9, or 0 for joints outside the image, behind the
 
 def _write_summary(cfg: ZJUSynthConfig, out: Path, styles: Dict[str, str], counts: Dict[str, int]) -> None:
     lines = [
-        "Synthetic ZJU-MoCap-layout dataset written by ghnerf-synth (procedural humans, not real captures).",
+        f"Synthetic ZJU-MoCap-layout dataset written by ghnerf-synth ({cfg.body} synthetic humans, not real captures).",
         f"Seed: {cfg.seed}. Frames per subject: {cfg.frames}. Resolution: {cfg.resolution}x{cfg.resolution}.",
         f"Lens distortion: {'yes' if cfg.distortion else 'no'}. "
         f"CSE dim: {cfg.cse_dim} at 1/{cfg.cse_downscale} resolution.",
