@@ -24,9 +24,9 @@ from ghnerf_ns.synth.anny_appearance import (
     vertex_regions,
 )
 from ghnerf_ns.synth.anny_body import TEMPLATE_HEIGHT, AnnyPoser, AnnyRestBody, anny_model, rest_body, sample_phenotype
-from ghnerf_ns.synth.arm_styles import sample_arm_style, styled_pose
 from ghnerf_ns.synth.body import cse_embedding
 from ghnerf_ns.synth.mesh_raster import rasterize
+from ghnerf_ns.synth.pose_styles import sample_pose_style, styled_pose
 from ghnerf_ns.synth.render import (
     KEYPOINT_CONFIDENCE,
     OCCLUSION_TOLERANCE,
@@ -113,7 +113,7 @@ class AnnySubjectScene:
         # Proportions for the motion and the SMPL-like proxies (betas); the mesh has its own.
         self.shape = body_shape_from_factors(self.body.height, np.ones(6), 0.85 + 0.45 * weight, 1.0)
         self.motion = sample_motion(rng)
-        self.arm_style = sample_arm_style(rng)
+        self.pose_style = sample_pose_style(rng)
         self.look: AnnyAppearance = sample_anny_appearance(rng)
         self.template = canonical_template()
         num_vertices = len(self.body.rest_vertices)
@@ -136,7 +136,7 @@ class AnnySubjectScene:
 
     def frame(self, index: int) -> AnnyFrameState:
         """The subject posed at frame ``index`` (time = index / fps)."""
-        pose = styled_pose(self.shape, self.motion, self.arm_style, index / self.fps)
+        pose = styled_pose(self.shape, self.motion, self.pose_style, index / self.fps)
         rotations = {name: pose.bone_rotations[i] for i, name in enumerate(BONES)}
         verts, joints = self.poser.pose(rotations, pose.joints[8])
         verts = verts @ self.world_rotation.T + self.world_offset

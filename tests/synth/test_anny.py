@@ -13,8 +13,8 @@ pytest.importorskip("anny")
 from dataparsers.body25 import joint_index  # noqa: E402
 from ghnerf_ns.synth import write_zju  # noqa: E402
 from ghnerf_ns.synth.anny_scene import AnnySubjectScene, canonical_template  # noqa: E402
-from ghnerf_ns.synth.arm_styles import ARM_STYLES, styled_pose  # noqa: E402
 from ghnerf_ns.synth.body import cse_embedding  # noqa: E402
+from ghnerf_ns.synth.pose_styles import POSE_STYLES, PoseStyle, sample_pose_style, styled_pose  # noqa: E402
 from ghnerf_ns.synth.rig import ZJU_WORLD_FROM_BODY, RigCamera, make_ring_rig, pixel_grid  # noqa: E402
 from tests.synth.synth_configs import zju_config  # noqa: E402
 
@@ -134,15 +134,40 @@ def test_cse_is_the_embedding_of_the_seen_body_point(scene: AnnySubjectScene) ->
     assert np.median(err[front]) < 0.1
 
 
-@pytest.mark.parametrize("style", ARM_STYLES)
-def test_arm_styles_keep_bone_lengths(scene: AnnySubjectScene, style: str) -> None:
-    pose = styled_pose(scene.shape, scene.motion, style, 0.4)
-    base = styled_pose(scene.shape, scene.motion, "swing", 0.4)
-    for a, b in (("LShoulder", "LElbow"), ("RElbow", "RWrist")):
-        length = np.linalg.norm(pose.joints[joint_index(a)] - pose.joints[joint_index(b)])
-        assert abs(length - np.linalg.norm(base.joints[joint_index(a)] - base.joints[joint_index(b)])) < 1e-9
-    if style == "raised":
+@pytest.mark.parametrize("name", POSE_STYLES)
+def test_pose_styles_keep_bone_lengths(scene: AnnySubjectScene, name: str) -> None:
+    style = sample_pose_style(np.random.default_rng(0))
+    style.name = name
+    if name == "random":
+        style = PoseStyle("random", sample_pose_style(_rng_with_random_style()).keyframes)
+    base = styled_pose(scene.shape, scene.motion, PoseStyle("swing"), 0.4)
+    for t in (0.0, 0.4, 1.1, 2.9):
+        pose = styled_pose(scene.shape, scene.motion, style, t)
+        for a, b in (("LShoulder", "LElbow"), ("RElbow", "RWrist"), ("LHip", "LKnee"), ("RKnee", "RAnkle")):
+            length = np.linalg.norm(pose.joints[joint_index(a)] - pose.joints[joint_index(b)])
+            assert abs(length - np.linalg.norm(base.joints[joint_index(a)] - base.joints[joint_index(b)])) < 1e-9
+    if name == "raised":
         assert pose.joints[joint_index("LWrist")][1] > pose.joints[joint_index("Nose")][1]
+
+
+def _rng_with_random_style() -> np.random.Generator:
+    for seed in range(100):
+        if sample_pose_style(np.random.default_rng(seed)).name == "random":
+            return np.random.default_rng(seed)
+    raise AssertionError("no random style in 100 draws")
+
+
+def test_random_poses_move_smoothly() -> None:
+    from ghnerf_ns.synth.skeleton import mean_body_shape, sample_motion
+
+    style = sample_pose_style(_rng_with_random_style())
+    shape, motion = mean_body_shape(), sample_motion(np.random.default_rng(1))
+    times = np.arange(0, 6.0, 1 / 15)
+    joints = np.stack([styled_pose(shape, motion, style, t).joints for t in times])
+    step = np.linalg.norm(np.diff(joints, axis=0), axis=2).max()
+    assert step < 0.12  # no jump between consecutive 15 fps frames (metres)
+    spread = np.ptp(joints[:, joint_index("LAnkle")] - joints[:, joint_index("MidHip")], axis=0).max()
+    assert spread > 0.2  # the legs really move between the random poses
 
 
 def test_zju_layout_with_anny_people_is_deterministic(tmp_path: Path) -> None:
