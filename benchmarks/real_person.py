@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, required=True, help="applied config, eval.json, keypoints, picture")
     parser.add_argument("--input-views", nargs=3, type=int, default=[0, -1, 2], help="easymocap-data --input-views")
     parser.add_argument("--test-views", nargs=3, type=int, default=[1, -1, 2], help="easymocap-data --test-views")
+    parser.add_argument("--resolution", type=int, default=None, help="ghnerf-apply --resolution (default: the run's)")
     parser.add_argument("--eval-frames", nargs=3, type=int, default=[0, -1, 1], help="easymocap-data --eval-frames")
     parser.add_argument("--picture-frame", type=int, default=2, help="which frame (index) the picture shows")
     parser.add_argument("--picture-height", type=int, default=480)
@@ -92,7 +93,8 @@ def main() -> None:
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
     capture = args.capture.resolve()
-    _run(["ghnerf-apply", "--load-config", str(args.load_config), "--data", str(capture),
+    resolution = [] if args.resolution is None else ["--resolution", str(args.resolution)]
+    _run(["ghnerf-apply", "--load-config", str(args.load_config), "--data", str(capture), *resolution,
           "--output-dir", str(work / "applied"), "easymocap-data", "--test-subjects", capture.name,
           "--input-views", *map(str, args.input_views), "--test-views", *map(str, args.test_views),
           "--eval-frames", *map(str, args.eval_frames)])  # fmt: skip

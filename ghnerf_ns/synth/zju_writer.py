@@ -83,6 +83,10 @@ class ZJUSynthConfig:
     """Random seed. The same seed gives byte-identical arrays and JSON."""
     fps: float = 15.0
     """Capture rate of the synthetic motion (frames per second): lower gives more different consecutive frames."""
+    camera_height: Tuple[float, float] = (1.9, 1.9)
+    """Height range (metres above the floor) of each subject's camera ring, drawn per subject. The real rig hangs at
+    about 1.9 m, level with the person's head; a range such as ``1.0 3.2`` gives training people seen from below and
+    from steeply above, as many other captures see them."""
     body: BodyModel = "procedural"
     """Body of the people: ``procedural`` (built in, fast: capsules and ellipsoids with blocky clothes) or ``anny``
     (realistic shapes from the Anny body model, with painted clothes and left/right-asymmetric accessories; needs
@@ -166,6 +170,8 @@ def write_zju(cfg: ZJUSynthConfig) -> Path:
     counts = {sid: num_cameras_for(cfg, styles[sid]) for sid in sids}
     for sid in sids:
         check_common(cfg.resolution, counts[sid], cfg.frames, cfg.cse_dim, cfg.cse_downscale, cfg.jpeg_quality)
+    if not 0.2 <= cfg.camera_height[0] <= cfg.camera_height[1]:
+        raise ValueError(f"--camera-height needs 0.2 <= LOW <= HIGH metres (got {cfg.camera_height}).")
     if cfg.fps <= 0 or cfg.num_surface_points < 1:
         raise ValueError("--fps must be positive and --num-surface-points at least 1.")
     out = Path(cfg.out)
@@ -184,9 +190,11 @@ def _write_subject(
     place = subject_rng(cfg.seed, "place", sid)
     floor = np.array([0.46 + place.uniform(-0.1, 0.1), 0.30 + place.uniform(-0.1, 0.1), 0.0])
     scene = make_scene(cfg.body, sid, cfg.seed, ZJU_WORLD_FROM_BODY, floor, cfg.num_surface_points, cfg.fps)
+    low, high = cfg.camera_height
+    ring_height = low if high == low else float(subject_rng(cfg.seed, "rig-height", sid).uniform(low, high))
     rig = make_ring_rig(
         subject_rng(cfg.seed, "rig", sid), num_cams, cfg.resolution, scene.body_centre(), floor,
-        up=np.array([0.0, 0.0, -1.0]), radius=3.0, height=1.9, distortion=cfg.distortion,
+        up=np.array([0.0, 0.0, -1.0]), radius=3.0, height=ring_height, distortion=cfg.distortion,
     )  # fmt: skip
     cams, rig = stored_cameras(rig, style)
     folders = camera_folders(style, num_cams)
