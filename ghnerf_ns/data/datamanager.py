@@ -68,6 +68,10 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     learns from every pixel of their heatmaps, without rendering them. 0 = none."""
     flip_pose_views: bool = True
     """Mirror each pose view left-right with probability 1/2 (keypoints follow; left and right joints swap)."""
+    augment_pose_views: bool = False
+    """Photometric augmentation of each pose view's person (exposure, contrast, saturation, colour cast, blur, noise),
+    so the 2D pose head learns bodies rather than the training renderer's colours. Source and target views are never
+    augmented."""
     occluded_joint_targets: bool = False
     """Occluded joints that the annotation still places (confidence 0 at a real position, as ghnerf-synth writes every
     joint's projection; OpenPose writes undetected joints as 0, 0, 0) are targets of the 2D pose head and of the
@@ -198,6 +202,7 @@ class GHNeRFDataManager(DataManager):
             randomize_sources=train,
             num_pose_views=cfg.pose_views if train else 0,
             flip_pose_views=cfg.flip_pose_views,
+            augment_pose_views=cfg.augment_pose_views,
             num_volume_points=cfg.volume_heat_points if train else 0,
             occluded_joint_targets=cfg.occluded_joint_targets,
         )

@@ -26,6 +26,7 @@ from ghnerf_ns.data.keypoint_source import read_keypoints_checked, with_occluded
 from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_SOURCES, UNREADABLE_IMAGE
 from ghnerf_ns.data.source_bank import c2w_from_w2c
 from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
+from ghnerf_ns.data.view_augment import augment_view
 from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels, joint_validity
 
 
@@ -144,6 +145,8 @@ class TrainingSampleDataset(Dataset):
             supervision only (the source-view heatmap head).
         flip_pose_views: mirror each pose view left-right with probability 1/2 (keypoints follow, left and right joints
             swap names: the mirror image of a person is a person).
+        augment_pose_views: random exposure, contrast, saturation, colour cast, blur and noise on each pose view's
+            person (:mod:`ghnerf_ns.data.view_augment`).
         num_volume_points: random points of the target's 3D box at which the heat field gets a 3D target from the
             2D keypoints of all the frame's input cameras (:mod:`ghnerf_ns.model.volume_heat`); 0 = none.
         occluded_joint_targets: input views' occluded joints that keep a position are pose-head and volumetric targets
@@ -164,6 +167,7 @@ class TrainingSampleDataset(Dataset):
         randomize_sources: bool = True,
         num_pose_views: int = 0,
         flip_pose_views: bool = False,
+        augment_pose_views: bool = False,
         num_volume_points: int = 0,
         occluded_joint_targets: bool = False,
     ) -> None:
@@ -179,6 +183,7 @@ class TrainingSampleDataset(Dataset):
         self.randomize_sources = randomize_sources
         self.num_pose_views = num_pose_views
         self.flip_pose_views = flip_pose_views
+        self.augment_pose_views = augment_pose_views
         self.num_volume_points = num_volume_points
         self.occluded_joint_targets = occluded_joint_targets
         self._rng: Optional[np.random.Generator] = None
@@ -277,6 +282,8 @@ class TrainingSampleDataset(Dataset):
         n = len(cams)
         if self.flip_pose_views:
             views[n:] = [flip_view(v) if rng.uniform() < 0.5 else v for v in views[n:]]
+        if self.augment_pose_views:
+            views[n:] = [augment_view(v, rng) for v in views[n:]]
         # Views of different working sizes (mixed camera models) share one padded canvas, K unchanged (the pose views
         # another one: they are encoded as a batch of their own).
         source_images, source_K, source_w2c = stack_views(views[:n])
