@@ -35,6 +35,7 @@ from ghnerf_ns.synth.render import (
     keypoints_in_view,
     project_points,
     studio_background,
+    studio_shading,
     subject_rng,
 )
 from ghnerf_ns.synth.rig import RigCamera
@@ -187,7 +188,7 @@ class AnnySubjectScene:
         return ViewResult(rgb=image_u8, mask=mask, keypoints=keypoints, cse=cse.reshape(h, w, cse_dim))
 
     def _shade(self, frags, faces, frame: AnnyFrameState, camera: RigCamera) -> Float[np.ndarray, "num_hits 3"]:
-        """Lambert shading of the painted albedo (same lights as the procedural people)."""
+        """The painted albedo under the procedural people's studio lights."""
         h = frags.hit
         tri = faces[frags.face[h]]
         region = self.template.regions[tri[np.arange(len(tri)), np.argmax(frags.bary[h], axis=1)]]
@@ -198,12 +199,8 @@ class AnnySubjectScene:
         points = frags.interpolate(faces, frame.mesh)
         view = points - camera.center
         view /= np.linalg.norm(view, axis=1, keepdims=True)
-        light = self.world_rotation @ np.array([0.35, 0.8, 0.5])
-        light /= np.linalg.norm(light)
-        n_dot_l = np.clip(normal @ light, 0, None)
-        n_dot_v = np.abs(np.sum(normal * view, axis=1))
-        lum = 0.3 + 0.55 * n_dot_l + 0.25 * n_dot_v
-        return np.clip(colour * lum[:, None], 0, 1)
+        n_dot_v = np.abs(np.sum(normal * view, axis=1))  # the mesh's winding is not assumed outward
+        return studio_shading(colour, normal, n_dot_v, self.world_rotation)
 
 
 def vertex_normals(

@@ -115,8 +115,6 @@ class SubjectScene:
         hit = np.zeros(n, dtype=bool)
         rgb = np.zeros((n, 3))
         canon = np.zeros((n, 3))
-        light = self.world_rotation @ np.array([0.35, 0.8, 0.5])
-        light /= np.linalg.norm(light)
         for s in range(0, n, RAY_CHUNK):
             sl = slice(s, min(n, s + RAY_CHUNK))
             hits = first_hits(frame.prims, origins[sl], dirs[sl])
@@ -127,12 +125,10 @@ class SubjectScene:
             c = canonical_coords(self.prims, self.template, part, local)
             head_q = (local - self.prims.a[_HEAD]) / self.prims.b[_HEAD]
             albedo = surface_albedo(self.appearance, part, head_q, c)
-            n_dot_l = np.clip(hits.normal[h] @ light, 0, None)
             n_dot_v = np.clip(-np.sum(hits.normal[h] * dirs[sl][h], axis=1), 0, None)
-            lum = 0.3 + 0.55 * n_dot_l + 0.25 * n_dot_v  # ambient + key light + camera fill (Lambert)
             idx = np.arange(sl.start, sl.stop)[h]
             hit[idx] = True
-            rgb[idx] = np.clip(albedo * lum[:, None], 0, 1)
+            rgb[idx] = studio_shading(albedo, hits.normal[h], n_dot_v, self.world_rotation)
             canon[idx] = c
         return hit, rgb, canon
 
@@ -171,6 +167,22 @@ def camera_rays(camera: RigCamera, cse_downscale: int) -> CameraRays:
     full = camera.pixel_rays(pixel_grid(camera.width, camera.height))
     reduced = camera.pixel_rays(pixel_grid(camera.width, camera.height, cse_downscale))
     return full, reduced
+
+
+def studio_shading(
+    albedo: Float[np.ndarray, "num_points 3"],
+    normals: Float[np.ndarray, "num_points 3"],
+    n_dot_v: Float[np.ndarray, " num_points"],
+    world_rotation: Float[np.ndarray, "3 3"],
+) -> Float[np.ndarray, "num_points 3"]:
+    """The studio's lights on surface points (every synthetic body): ambient, a Lambert key light fixed in the body's
+    world frame (above, in front, to the person's left) and a camera fill weighted by ``n_dot_v`` (the cosine between
+    the normal and the direction to the camera)."""
+    light = world_rotation @ np.array([0.35, 0.8, 0.5])
+    light /= np.linalg.norm(light)
+    n_dot_l = np.clip(normals @ light, 0, None)
+    lum = 0.3 + 0.55 * n_dot_l + 0.25 * n_dot_v
+    return np.clip(albedo * lum[:, None], 0, 1)
 
 
 def studio_background(width: int, height: int, camera: RigCamera) -> Float[np.ndarray, "H W 3"]:
