@@ -19,7 +19,7 @@ definition). Left and right are the person's.
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from jaxtyping import Float, Int
@@ -122,6 +122,10 @@ class AnnyRestBody:
     """Standing height, metres."""
     midhip: Float[np.ndarray, "3"]
     """Rest MidHip, body frame (the root the motion moves)."""
+    bone_poses: Float[np.ndarray, "num_bones 4 4"]
+    """Anny's rest bone poses (its own frame), which posing starts from."""
+    bone_heads: Float[np.ndarray, "num_bones 3"]
+    """Anny's rest bone heads (its own frame)."""
 
 
 def sample_phenotype(rng: np.random.Generator) -> Dict[str, float]:
@@ -136,15 +140,19 @@ def sample_phenotype(rng: np.random.Generator) -> Dict[str, float]:
     }
 
 
-def _anny_output(phenotype: Dict[str, float], bone_rotations: Any = None) -> Dict[str, Any]:
+def _anny_output(
+    phenotype: Dict[str, float], bone_deltas: Optional[Float[np.ndarray, "num_bones 4 4"]] = None
+) -> Dict[str, Any]:
+    """Anny's forward pass for one person: at rest, or posed with ``world-orient`` bone transforms."""
     import torch
 
     model, _ = anny_model()
     kwargs = {k: torch.tensor([v], dtype=model.dtype) for k, v in phenotype.items()}
     with torch.no_grad():
-        if bone_rotations is None:
+        if bone_deltas is None:
             return model(phenotype_kwargs=kwargs)
-        return model(pose_parameters=bone_rotations, phenotype_kwargs=kwargs, pose_parameterization="world-orient")
+        deltas = torch.from_numpy(bone_deltas)[None].to(model.dtype)
+        return model(pose_parameters=deltas, phenotype_kwargs=kwargs, pose_parameterization="world-orient")
 
 
 def rest_body(phenotype: Dict[str, float]) -> AnnyRestBody:
@@ -161,6 +169,8 @@ def rest_body(phenotype: Dict[str, float]) -> AnnyRestBody:
         faces=model.get_triangular_faces().numpy().astype(np.int64),
         height=float(verts[:, 1].max()),
         midhip=joints[joint_index("MidHip")],
+        bone_poses=out["rest_bone_poses"][0].numpy(),
+        bone_heads=out["rest_bone_heads"][0].numpy(),
     )
 
 
@@ -180,8 +190,6 @@ class AnnyPoser:
     """Poses one Anny person with the procedural motion's semantic bone rotations."""
 
     def __init__(self, body: AnnyRestBody) -> None:
-        import torch
-
         model, _ = anny_model()
         self.body = body
         self.labels: List[str] = list(model.bone_labels)
@@ -190,15 +198,12 @@ class AnnyPoser:
             raise RuntimeError(
                 "Anny's bone list is not in parent-before-child order; this Anny version is unsupported."
             )
-        rest = _anny_output(body.phenotype)
-        self.rest_poses = rest["rest_bone_poses"][0].numpy()  # (B, 4, 4), Anny frame
-        heads = rest["rest_bone_heads"][0].numpy()
+        heads = body.bone_heads
         self.align: Dict[str, np.ndarray] = {}
         down_anny = ANNY_FROM_BODY @ np.array([0.0, -1.0, 0.0])
         for bone, child in _HANGING.items():
             d = heads[self.labels.index(child)] - heads[self.labels.index(bone)]
             self.align[bone] = swing(d, down_anny)
-        self.dtype = torch.float64
 
     def pose(
         self, semantic_rotations: Dict[str, Float[np.ndarray, "3 3"]], root: Float[np.ndarray, "3"]
@@ -206,8 +211,6 @@ class AnnyPoser:
         """Posed vertices and BODY_25 joints (body frame) for semantic bones' global rotations relative to the
         hanging-arm rest pose (``skeleton.SkeletonPose.bone_rotations`` by name, ``pelvis`` included) and the MidHip
         position ``root`` (its height is replaced: the body's lowest point stands on y = 0)."""
-        import torch
-
         to_anny = ANNY_FROM_BODY
         num = len(self.labels)
         G = np.zeros((num, 3, 3))
@@ -219,9 +222,10 @@ class AnnyPoser:
             g = to_anny @ semantic_rotations[driver] @ to_anny.T
             G[i] = g @ self.align[label] if label in self.align else g
         deltas = np.tile(np.eye(4), (num, 1, 1))
-        deltas[:, :3, :3] = G @ self.rest_poses[:, :3, :3]
-        deltas[0, :3, 3] = self.rest_poses[0, :3, 3]
-        out = _anny_output(self.body.phenotype, torch.from_numpy(deltas)[None].to(self.dtype))
+        rest = self.body.bone_poses
+        deltas[:, :3, :3] = G @ rest[:, :3, :3]
+        deltas[0, :3, 3] = rest[0, :3, 3]
+        out = _anny_output(self.body.phenotype, deltas)
         verts = out["vertices"][0].numpy() @ ANNY_FROM_BODY
         joints = _regress_joints(verts)
         # MidHip follows the motion sideways; vertically the lowest point of the body stands on the floor.
