@@ -117,8 +117,8 @@ class GHNeRFNetworkConfig(InstantiateConfig):
     """The CSE head reads all of its inputs detached (V_nerf, the pooled human features f_h, the keypoint evidence and
     the joint code), so the CSE loss trains only the CSE head's own MLP: the human encoder, its projection and psi_h,
     which the heatmap head shares, learn from the heatmap loss alone (without detach_head_weights the CSE loss still
-    reaches the compositing weights). Made to test whether the CSE loss pulling on those shared features is why
-    keypoints are worse with the CSE head on (benchmarks/README.md, "CSE on or off")."""
+    reaches the compositing weights). Measured against the shared inputs in benchmarks/README.md ("CSE head reading its
+    inputs detached")."""
     keypoint_evidence: bool = False
     """g_h also reads the source views' 2D heatmaps given to encode() at every sample's projections (their mean and
     minimum over the views). Set by the model from --pipeline.model.human-encoder.heatmap-head."""
