@@ -14,9 +14,10 @@ the constant 1, so this is read as Softplus, which is what ENeRF (the code GHNeR
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
@@ -55,6 +56,26 @@ def _mlp(in_dim: int, hidden_dim: int, out_dim: int, out_act: Optional[nn.Module
     if out_act is not None:
         layers.append(out_act)
     return nn.Sequential(*layers)
+
+
+def mlp_on_parts(mlp: nn.Sequential, parts: Sequence[Tensor]) -> Tensor:
+    """``mlp(torch.cat(parts, dim=-1))`` without building the concatenation: the first Linear is the sum of each part's
+    product with its block of columns. The heads read V_nerf beside the pooled human features, the keypoint evidence
+    and the joint code; on CPU copying them into one tensor per sample cost as much as the Linear itself."""
+    first: nn.Linear = mlp[0]  # type: ignore[assignment]
+    out: Optional[Tensor] = None
+    start = 0
+    for part in parts:
+        width = part.shape[-1]
+        weight = first.weight[:, start : start + width]
+        # In place on a fresh product: a Linear's backward needs only its inputs.
+        out = F.linear(part, weight, first.bias) if out is None else out.add_(F.linear(part, weight))
+        start += width
+    if out is None or start != first.in_features:
+        raise ValueError(f"the parts have {start} channels in all, the head reads {first.in_features}")
+    for layer in list(mlp)[1:]:
+        out = layer(out)
+    return out
 
 
 HEAD_OUTPUT_INIT_STD = 0.01
@@ -215,34 +236,34 @@ class GHNeRFField(nn.Module):
         )
         if not self.with_heads:
             return out
-        head_in = v_nerf
+        head_parts = [v_nerf]
         if self.psi_h is not None:
             if projected.human is None:
                 raise ValueError(
                     "this network was built with human_feature_channels > 0 but no human features were given to "
                     "encode(); pass the human encoder's output or set human_feature_channels=0"
                 )
-            head_in = torch.cat([v_nerf, self.psi_h(projected.human, projected.ray_diff).pooled], dim=-1)
+            head_parts.append(self.psi_h(projected.human, projected.ray_diff).pooled)
         if self.uses_keypoint_evidence:
             if projected.keypoint_heat is None:
                 raise ValueError(
                     "this field reads the source views' 2D heatmaps (keypoint_evidence) but none were projected"
                 )
-            head_in = torch.cat([head_in, keypoint_evidence(projected.keypoint_heat)], dim=-1)
+            head_parts.append(keypoint_evidence(projected.keypoint_heat))
         if self.joint_code_dim:
             if joint_code is None or joint_code.shape[-1] != self.joint_code_dim:
                 got = None if joint_code is None else joint_code.shape[-1]
                 raise ValueError(f"this field's heads read a {self.joint_code_dim}-channel joint code, got {got}")
-            head_in = torch.cat([head_in, joint_code], dim=-1)
+            head_parts.append(joint_code)
         assert self.g_h is not None
-        out.heatmaps = self.g_h(head_in)
+        out.heatmaps = mlp_on_parts(self.g_h, head_parts)
         if self.g_cse is not None:
-            cse_in = head_in
+            cse_parts = head_parts
             if self.detach_cse_inputs:
-                cse_in = head_in.detach()
+                cse_parts = [part.detach() for part in head_parts]
             elif self.detach_cse_geometry:
-                cse_in = torch.cat([v_nerf.detach(), head_in[..., v_nerf.shape[-1] :]], dim=-1)
-            out.cse = self.g_cse(cse_in)
+                cse_parts = [v_nerf.detach(), *head_parts[1:]]
+            out.cse = mlp_on_parts(self.g_cse, cse_parts)
         if self.g_co is not None:
             out.coords = self.g_co(v_nerf)
         return out

@@ -69,11 +69,11 @@ class ViewPooling(nn.Module):
         flat = features.reshape(-1, num_views, channels)
         channels_first = flat.permute(1, 2, 0)
         if channels_first.is_contiguous() and flat.shape[0] > 1:
-            g = self._pool_channels_first(channels_first, ray_diff.reshape(-1, num_views, 4)).reshape(
-                *batch_shape, num_views, -1
+            pooled, weights = self._pool_channels_first(channels_first, ray_diff.reshape(-1, num_views, 4))
+            return PooledFeatures(
+                pooled=pooled.reshape(*batch_shape, -1), view_weights=weights.reshape(*batch_shape, num_views)
             )
-        else:
-            g = self._pool_points_first(features, ray_diff)
+        g = self._pool_points_first(features, ray_diff)
         weights = torch.softmax(self.weight_fc(g), dim=-2)
         pooled = self.out_fc((weights * g).sum(dim=-2))
         return PooledFeatures(pooled=pooled, view_weights=weights[..., 0])
@@ -96,23 +96,33 @@ class ViewPooling(nn.Module):
         """``g_i`` for features laid out (points, views, C)."""
         x = features + self.view_fc(ray_diff)
         mean, var = self._statistics(x, view_dim=-2)
-        return self.global_fc(x, mean, var, channels_first=False)
+        return self.global_fc(x, mean, var)
 
     def _pool_channels_first(
         self, features: Float[Tensor, "num_views C num_points"], ray_diff: Float[Tensor, "num_points num_views 4"]
-    ) -> Float[Tensor, "num_points num_views hidden"]:
-        """``g_i`` (same maths as :meth:`_pool_points_first`) for features laid out (views, C, points): every
-        full-width step is elementwise or a matrix product on that layout; only the hidden-size result is transposed."""
-        view_linear = self.view_fc[0]
-        # ReLU(Linear(ray_diff)) as (views, C, points): W (C, 4) @ ray_diff (views, 4, points) + b.
-        # bmm with the weight broadcast over views (torch.matmul would fold a (C, P) operand's transpose into rows, i.e.
-        # copy the whole full-width tensor).
-        num_views = features.shape[0]
-        weight = view_linear.weight.expand(num_views, -1, -1)
-        view_term = torch.relu(torch.baddbmm(view_linear.bias[:, None], weight, ray_diff.permute(1, 2, 0)))
-        x = features + view_term
+    ) -> Tuple[Float[Tensor, "num_points out_dim"], Float[Tensor, "num_points num_views"]]:
+        """The pooled feature and the view weights (same maths as the points-first path) for features laid out
+        (views, C, points): every step is a matrix product with the points as the columns or an elementwise op on
+        that layout, so no full-width tensor is ever transposed; the results are returned as transposed views.
+        The ReLUs run in place on fresh matrix products (whose backward needs only their inputs)."""
+        num_views, channels = features.shape[:2]
+
+        def per_view(linear: nn.Linear, x: Tensor) -> Tensor:
+            # ReLU(W x_i + b) for every view i: bmm with the weight broadcast over views (torch.matmul would fold a
+            # (C, P) operand's transpose into rows, i.e. copy the whole tensor).
+            return torch.baddbmm(linear.bias[:, None], linear.weight.expand(num_views, -1, -1), x).relu_()
+
+        x = per_view(self.view_fc[0], ray_diff.permute(1, 2, 0)) + features  # (views, C, points)
         mean, var = self._statistics(x, view_dim=0)  # (1, C, points) each
-        return self.global_fc(x, mean, var, channels_first=True)
+        # global_fc: W_x x_i + (W_v var + W_m mean + b), the statistics' product computed once per point.
+        linear: nn.Linear = self.global_fc[0]  # type: ignore[assignment]
+        w_x, w_var, w_mean = linear.weight.split(channels, dim=1)
+        shared = torch.addmm(linear.bias[:, None], w_var, var[0]) + w_mean @ mean[0]
+        g = torch.baddbmm(shared, w_x.expand(num_views, -1, -1), x).relu_()  # (views, hidden, points)
+        weights = torch.softmax(per_view(self.weight_fc[0], g), dim=0)  # (views, 1, points)
+        out_linear: nn.Linear = self.out_fc[0]  # type: ignore[assignment]
+        pooled = torch.addmm(out_linear.bias[:, None], out_linear.weight, (weights * g).sum(dim=0)).relu_()
+        return pooled.t(), weights[:, 0].t()
 
 
 class _GlobalFC(nn.Sequential):
@@ -121,16 +131,9 @@ class _GlobalFC(nn.Sequential):
     per point instead of once per view, and the ``[x, var, mean]`` tensor (3C channels per view) is never built."""
 
     def forward(  # type: ignore[override]
-        self, x: Tensor, mean: Tensor, var: Tensor, channels_first: bool = False
+        self, x: Float[Tensor, "*bs num_views C"], mean: Float[Tensor, "*bs 1 C"], var: Float[Tensor, "*bs 1 C"]
     ) -> Float[Tensor, "*bs num_views hidden"]:
-        """Points-first: ``x`` (*bs, V, C), statistics (*bs, 1, C). Channels-first: ``x`` (V, C, P), statistics
-        (1, C, P). Returns ``g`` as (*bs, V, hidden) / (P, V, hidden)."""
         linear: nn.Linear = self[0]  # type: ignore[assignment]
-        channels = x.shape[1] if channels_first else x.shape[-1]
-        w_x, w_var, w_mean = linear.weight.split(channels, dim=1)
-        if not channels_first:
-            shared = F.linear(torch.cat([var, mean], dim=-1), linear.weight[:, channels:], linear.bias)
-            return self[1](F.linear(x, w_x) + shared)
-        shared = torch.matmul(w_var, var[0]) + torch.matmul(w_mean, mean[0]) + linear.bias[:, None]
-        g = self[1](torch.baddbmm(shared, w_x.expand(x.shape[0], -1, -1), x))  # (views, hidden, points)
-        return g.permute(2, 0, 1)
+        channels = x.shape[-1]
+        shared = F.linear(torch.cat([var, mean], dim=-1), linear.weight[:, channels:], linear.bias)
+        return self[1](F.linear(x, linear.weight[:, :channels]) + shared)

@@ -91,3 +91,23 @@ def test_detach_cse_inputs_keeps_the_cse_loss_on_the_cse_head(detach_inputs):
     assert not any(geometry)  # detach_cse_geometry already stops V_nerf
     assert not any(shared) if detach_inputs else all(shared)
     assert all(p.grad is None for p in field.g_h.parameters())
+
+
+def test_mlp_on_parts_matches_the_mlp_on_the_concatenation_values_and_gradients():
+    from ghnerf_ns.model.field import mlp_on_parts
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(7, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2)).double()
+    a = torch.randn(4, 3, 2, dtype=torch.double, requires_grad=True)
+    # A transposed view, as psi's channels-first path returns its pooled feature.
+    b_base = torch.randn(5, 12, dtype=torch.double, requires_grad=True)
+    b = b_base.t().reshape(4, 3, 5)
+    expected = mlp(torch.cat([a, b], dim=-1))
+    got = mlp_on_parts(mlp, [a, b])
+    torch.testing.assert_close(got, expected)
+    grads = torch.autograd.grad(got.square().sum(), [a, b_base, *mlp.parameters()])
+    grads_ref = torch.autograd.grad(expected.square().sum(), [a, b_base, *mlp.parameters()])
+    for g, r in zip(grads, grads_ref):
+        torch.testing.assert_close(g, r)
+    with pytest.raises(ValueError, match="7"):
+        mlp_on_parts(mlp, [a])
