@@ -28,7 +28,7 @@ NOISE = (0.0, 0.03)
 
 def augment_view(view: LoadedView, rng: np.random.Generator) -> LoadedView:
     """``view`` with random exposure, contrast, saturation, colour cast, blur and noise on the person's pixels."""
-    image = view.image.astype(np.float32)
+    image = np.asarray(view.image, dtype=np.float32)  # read only: the augmented copy is `out`
     fg = view.mask > 0
     if not fg.any():
         return view
@@ -44,7 +44,7 @@ def augment_view(view: LoadedView, rng: np.random.Generator) -> LoadedView:
         out = _blur(out, rng.uniform(*BLUR_SIGMA))
     out = out + rng.normal(scale=rng.uniform(*NOISE), size=out.shape).astype(np.float32)
     out = np.where(fg[..., None], np.clip(out, 0.0, 1.0), image)
-    return replace(view, image=out.astype(np.float32))
+    return replace(view, image=out)
 
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
