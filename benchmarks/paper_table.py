@@ -5,8 +5,9 @@
 What it does (all through the project's own CLIs, in subprocesses, as a user would run them):
 
 1. data: ``--data``, else the demo's data ``demo_data/zju`` (``make demo``) when it holds every person asked for, else
-   the same 20 people written by ghnerf-synth into ``<work-dir>/zju_synth`` with scripts/demo.sh's options (8 frames,
-   24 cameras, ``--resolution``). The protocol is the demo's: train people 301..313 377 390, validation person 386
+   the people asked for written by ghnerf-synth into ``<work-dir>/zju_synth`` with scripts/demo.sh's options (8 frames,
+   24 cameras, ``--resolution``). The protocol is the demo's but for its training people: 301..313 377 390 (the demo
+   also trains on 401-445: add them with ``--train-subjects``), validation person 386
    (``--val-subjects`` of ns-train: its evaluations and any tuning), test people 395-398 (what ns-eval reports),
    eval frames 0 8 4;
 2. methods: ``enerf-heatmap``, ``ghnerf-resnet`` with ResNet18 and with ResNet34 (the preset's encoder), and
@@ -50,7 +51,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "demo_data" / "zju"
-"""The demo's data (``make demo``, scripts/demo.sh): 20 people, 8 frames, 24 cameras, 128 px."""
+"""The demo's data (``make demo``, scripts/demo.sh): 65 people, 8 frames, 24 cameras, 128 px."""
 TRAIN_SUBJECTS = [*(str(s) for s in range(301, 314)), "377", "390"]
 VAL_SUBJECTS = ["386"]
 TEST_SUBJECTS = ["395", "396", "397", "398"]
