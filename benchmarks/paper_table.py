@@ -4,12 +4,12 @@
 
 What it does (all through the project's own CLIs, in subprocesses, as a user would run them):
 
-1. data: ``--data``, else the demo's data ``demo_data/zju`` (``make demo``) when it holds every person asked for, else
-   the people asked for written by ghnerf-synth into ``<work-dir>/zju_synth`` with scripts/demo.sh's options (8 frames,
-   24 cameras, ``--resolution``). The protocol is the demo's but for its training people: 301..313 377 390 (the demo
-   also trains on 401-445: add them with ``--train-subjects``), validation person 386
-   (``--val-subjects`` of ns-train: its evaluations and any tuning), test people 395-398 (what ns-eval reports),
-   eval frames 0 8 4;
+1. data: ``--data``, else the demo's data ``demo_data/zju`` (``make demo``) when it holds every person asked for with
+   ``--synth-frames`` frames each (the demo writes 4, this protocol 8), else the people asked for written by
+   ghnerf-synth into ``<work-dir>/zju_synth`` (``--synth-frames`` frames, 24 cameras, ``--resolution``). The
+   protocol is the demo's but for its training people and frames: train people 301..313 377 390 (the demo also trains
+   on 401-445: add them with ``--train-subjects``), validation person 386 (``--val-subjects`` of ns-train: its
+   evaluations and any tuning), test people 395-398 (what ns-eval reports), eval frames 0 8 4;
 2. methods: ``enerf-heatmap``, ``ghnerf-resnet`` with ResNet18 and with ResNet34 (the preset's encoder), and
    ``ghnerf`` (DINO ViT-S/8). Every method gets the same budget (``--budget-min``). ns-train has no wall-clock stop,
    so a short timing run (``--timing-steps``) measures each method's seconds per step after its first
@@ -51,7 +51,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "demo_data" / "zju"
-"""The demo's data (``make demo``, scripts/demo.sh): 65 people, 8 frames, 24 cameras, 128 px."""
+"""The demo's data (``make demo``, scripts/demo.sh): 65 people, 4 frames, 24 cameras, 128 px."""
 TRAIN_SUBJECTS = [*(str(s) for s in range(301, 314)), "377", "390"]
 VAL_SUBJECTS = ["386"]
 TEST_SUBJECTS = ["395", "396", "397", "398"]
@@ -397,14 +397,15 @@ def missing_people(root: Path, people: Sequence[str]) -> List[str]:
 
 
 def find_data(opts: argparse.Namespace, work: Path) -> Path:
-    """``--data``, else the demo's data when it holds every person, else the demo's people written into the work dir."""
+    """``--data``, else the demo's data when it holds every person with ``--synth-frames`` frames, else those people
+    written into the work dir."""
     people = [*opts.train_subjects, *opts.val_subjects, *opts.test_subjects]
     if opts.data is not None:
         missing = missing_people(opts.data, people)
         if missing:
             raise SystemExit(f"paper_table: {opts.data} has no CoreView_<id>/annots.npy for {' '.join(missing)}")
         return opts.data.resolve()
-    if not missing_people(DEMO_DATA, people):
+    if not missing_people(DEMO_DATA, people) and data_facts(DEMO_DATA, people)["frames"] == str(opts.synth_frames):
         return DEMO_DATA
     data = work / "zju_synth"
     if missing_people(data, people):

@@ -80,6 +80,23 @@ def test_settings_line_reads_the_cameras_from_the_data(pt, tmp_path):
     assert "2 source views per prediction" in line and "validation person 386" in line
 
 
+def test_demo_data_is_reused_only_with_the_tables_frames(pt, tmp_path, monkeypatch):
+    from ghnerf_ns.synth import ZJUSynthConfig, write_zju
+
+    demo = tmp_path / "demo"
+    write_zju(ZJUSynthConfig(out=demo, subjects=("301", "386", "395"), frames=2, cameras=4, resolution=32, seed=0))
+    people = ["--train-subjects", "301", "--val-subjects", "386", "--test-subjects", "395"]
+    two_frames = pt.parse(["--work-dir", str(tmp_path), *people, "--synth-frames", "2"])
+    default = pt.parse(["--work-dir", str(tmp_path), *people])
+    monkeypatch.setattr(pt, "DEMO_DATA", demo)
+    written = []
+    monkeypatch.setattr(pt, "run", lambda args, cwd, log: written.append(args) or 0.0)
+    assert pt.find_data(two_frames, tmp_path) == demo and written == []
+    # The demo writes fewer frames than the table evaluates: its people are written again with --synth-frames.
+    assert pt.find_data(default, tmp_path) == tmp_path / "zju_synth"
+    assert written[0][:2] == ["ghnerf-synth", "zju"] and written[0][written[0].index("--frames") + 1] == "8"
+
+
 def test_doc_block_is_replaced(pt):
     text = f"# Doc\n\nbefore\n{pt.START}\nold\n{pt.END}\nafter\n"
     assert pt.replace_block(text, "new", "doc") == f"# Doc\n\nbefore\n{pt.START}\nnew\n{pt.END}\nafter\n"
