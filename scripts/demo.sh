@@ -22,26 +22,32 @@ EVAL_FRAMES="0 4 2"
 # The preset's learning rate halves every 1000 of its 3000 steps; the demo stops earlier, so its rate decays to 2e-4 at
 # its own last step instead (ending at the preset's mid-schedule rate left the colour unstable from one checkpoint to
 # the next: benchmarks/README.md).
+OPTIMIZER_GROUPS=$(python -W ignore -c 'from ghnerf_ns.ghnerf_config import PARAM_GROUPS; print(*PARAM_GROUPS)')
 SCHEDULE=()
-for group in feature_pyramid cost_regularizer field human_encoder; do
+for group in $OPTIMIZER_GROUPS; do
   SCHEDULE+=(--optimizers.$group.scheduler.lr-final 2e-4 --optimizers.$group.scheduler.max-steps "$STEPS")
 done
 PEOPLE="$TRAIN_SUBJECTS $VAL_SUBJECT $TEST_SUBJECTS"
 start=$(date +%s)
 
-if [ -f "$DATA/GHNERF_SYNTH.txt" ] && ! { grep -q "CoreView_445: .* $CAMERAS cameras" "$DATA/GHNERF_SYNTH.txt" \
-    && grep -q "Frames per subject: $FRAMES\." "$DATA/GHNERF_SYNTH.txt"; }; then
+# Whether $DATA's ghnerf-synth summary lists every person of the demo with its cameras and frames.
+data_matches() {
+  grep -q "Frames per subject: $FRAMES\." "$DATA/GHNERF_SYNTH.txt" || return 1
+  for person in $PEOPLE; do grep -q "CoreView_$person: .* $CAMERAS cameras" "$DATA/GHNERF_SYNTH.txt" || return 1; done
+}
+if [ -f "$DATA/GHNERF_SYNTH.txt" ] && ! data_matches; then
   echo "== $DATA holds an older synthetic demo dataset (other people, frames or cameras): writing it again"
   rm -rf "$DATA"
 fi
 if [ ! -f "$DATA/GHNERF_SYNTH.txt" ]; then
-  echo "== 1/5 generating 65 synthetic people in the ZJU-MoCap layout ($FRAMES frames, $CAMERAS cameras): $DATA"
+  echo "== 1/5 generating $(wc -w <<< "$PEOPLE") synthetic people in the ZJU-MoCap layout ($FRAMES frames," \
+    "$CAMERAS cameras): $DATA"
   ghnerf-synth zju --out "$DATA" --subjects $PEOPLE --frames $FRAMES --cameras $CAMERAS --resolution 128
 else
   echo "== 1/5 reusing synthetic data in $DATA"
 fi
 
-echo "== 2/5 training ghnerf-tiny for $STEPS steps on the CPU (60 training people)"
+echo "== 2/5 training ghnerf-tiny for $STEPS steps on the CPU ($(wc -w <<< "$TRAIN_SUBJECTS") training people)"
 ns-train ghnerf-tiny --data "$DATA" --output-dir "$OUT" --experiment-name demo --timestamp run \
   --max-num-iterations "$STEPS" --steps-per-save 250 --vis tensorboard "${SCHEDULE[@]}" \
   zju-mocap-data --train-subjects $TRAIN_SUBJECTS --val-subjects $VAL_SUBJECT --test-subjects $TEST_SUBJECTS \
