@@ -70,29 +70,65 @@ def test_left_axis_needs_neck_midhip_and_a_forward_cue():
     valid[joint_index("Neck")] = False
     assert body_left_axis(joints, valid) is None
     no_cue = np.ones(25, bool)
-    no_cue[[joint_index("Nose"), joint_index("LHeel")]] = False  # no face, and a foot cue needs both heels
+    # No face, and each foot cue needs both of its back points (heels, ankles).
+    no_cue[[joint_index("Nose"), joint_index("LHeel"), joint_index("LAnkle")]] = False
     assert body_left_axis(joints, no_cue) is None
     nose_only = np.zeros(25, bool)
     nose_only[[joint_index("Neck"), joint_index("MidHip"), joint_index("Nose")]] = True
     np.testing.assert_allclose(body_left_axis(joints, nose_only), [1.0, 0.0, 0.0], atol=0.1)
 
 
-def test_left_axis_hand_computed():
-    """Up +z, nose 0.1 m ahead of the neck along +y: left = z x y = -x. The shoulder line (along x, slanted 45 degrees
-    in the horizontal plane here) is averaged in, signed to agree: left = unit((-1, 0, 0) + unit(-1, 1, 0))."""
-    positions = np.zeros((25, 3))
-    valid = np.zeros(25, bool)
-    for name, point in {"Neck": (0, 0, 1.5), "MidHip": (0, 0, 1.0), "Nose": (0, 0.1, 1.7),
-                        "RShoulder": (0.2, -0.2, 1.5), "LShoulder": (-0.2, 0.2, 1.5)}.items():  # fmt: skip
+def _placed(points: dict) -> tuple:
+    positions, valid = np.zeros((25, 3)), np.zeros(25, bool)
+    for name, point in points.items():
         positions[joint_index(name)] = point
         valid[joint_index(name)] = True
-    expected = np.array([-1.0, 0.0, 0.0]) + np.array([-1.0, 1.0, 0.0]) / np.sqrt(2.0)
-    np.testing.assert_allclose(body_left_axis(positions, valid), expected / np.linalg.norm(expected), atol=1e-12)
+    return positions, valid
+
+
+def test_left_axis_hand_computed():
+    """Up +z, nose 0.1 m ahead of the neck along +y: up x forward = z x y = -x, which only signs the shoulder line
+    (along x, slanted 45 degrees in the horizontal plane here): left = unit(-1, 1, 0). With feet (toes 0.2 m ahead of
+    the heels and 0.1 m ahead of the ankles, along +y) their lateral direction -x is averaged in:
+    left = unit(unit(-1, 1, 0) + 2 * (-1, 0, 0))."""
+    positions, valid = _placed({"Neck": (0, 0, 1.5), "MidHip": (0, 0, 1.0), "Nose": (0, 0.1, 1.7),
+                                "RShoulder": (0.2, -0.2, 1.5), "LShoulder": (-0.2, 0.2, 1.5)})  # fmt: skip
+    line = np.array([-1.0, 1.0, 0.0]) / np.sqrt(2.0)
+    np.testing.assert_allclose(body_left_axis(positions, valid), line, atol=1e-12)
     # The labels of the shoulders do not matter, only their line.
     positions[[joint_index("RShoulder"), joint_index("LShoulder")]] = positions[
         [joint_index("LShoulder"), joint_index("RShoulder")]
     ]
+    np.testing.assert_allclose(body_left_axis(positions, valid), line, atol=1e-12)
+    feet, feet_valid = _placed({"RBigToe": (0.1, 0.2, 0), "LBigToe": (-0.1, 0.2, 0), "RSmallToe": (0.15, 0.18, 0),
+                                "LSmallToe": (-0.15, 0.18, 0), "RHeel": (0.1, -0.02, 0), "LHeel": (-0.1, 0.02, 0),
+                                "RAnkle": (0.1, 0.09, 0.1), "LAnkle": (-0.1, 0.09, 0.1)})  # fmt: skip
+    positions, valid = positions + feet, valid | feet_valid
+    expected = line + 2.0 * np.array([-1.0, 0.0, 0.0])
     np.testing.assert_allclose(body_left_axis(positions, valid), expected / np.linalg.norm(expected), atol=1e-12)
+
+
+def test_a_face_turned_does_not_name_a_step_by_its_stride():
+    """Mid-stride, the feet 0.7 m apart along forward and 0.2 m sideways, with the nose found 80 degrees off: the
+    face only signs the axis; the shoulder line and the feet give its direction, so the legs keep their sides. (Had
+    the face a vote, the axis would turn about 20 degrees and order the feet by their step: 0.7 sin 20 > 0.2 cos 20.)
+    """
+    up, forward, left = np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0]), np.array([-1.0, 0.0, 0.0])
+    joints = {"Neck": 1.5 * up, "MidHip": 1.0 * up, "RShoulder": 1.5 * up - 0.18 * left,
+              "LShoulder": 1.5 * up + 0.18 * left, "RHip": 1.0 * up - 0.1 * left,
+              "LHip": 1.0 * up + 0.1 * left}  # fmt: skip
+    turned = np.cos(np.radians(80.0)) * forward + np.sin(np.radians(80.0)) * left
+    joints["Nose"] = 1.65 * up + 0.1 * turned
+    for side, sign, step in (("R", -1.0, -0.35), ("L", 1.0, 0.35)):
+        joints[side + "Knee"] = 0.55 * up + sign * 0.1 * left + 0.5 * step * forward
+        joints[side + "Ankle"] = 0.1 * up + sign * 0.1 * left + step * forward
+        joints[side + "Heel"] = joints[side + "Ankle"] - 0.1 * up - 0.05 * forward
+        joints[side + "BigToe"] = joints[side + "Ankle"] - 0.1 * up + 0.15 * forward + sign * 0.02 * left
+        joints[side + "SmallToe"] = joints[side + "Ankle"] - 0.1 * up + 0.12 * forward + sign * 0.06 * left
+    truth, valid = _placed(joints)
+    named, _, _ = name_sides(_shuffled(truth, np.random.default_rng(5)), valid)
+    for name in ("RKnee", "RAnkle", "RBigToe", "RHeel", "LKnee", "LAnkle"):
+        np.testing.assert_allclose(named[joint_index(name)], truth[joint_index(name)], atol=1e-12)
 
 
 def test_shuffled_pairs_are_named_and_extra_columns_move_with_their_points():
