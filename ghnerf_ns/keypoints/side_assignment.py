@@ -134,15 +134,16 @@ def body_left_axis(positions: np.ndarray, valid: np.ndarray) -> Optional[np.ndar
     forward = _unit(np.sum(face_units + feet_units, axis=0)) if face_units or feet_units else None
     if forward is None:
         return None
+    signed_left = np.cross(up, forward)
     # The face and the feet sign the shoulder line; its direction and the feet's give the lateral axis.
     lateral = [np.cross(up, u) for u in feet_units]
     shoulders = _pair_points(positions, valid, "RShoulder")
     if len(shoulders) == 2:
         line = horizontal(shoulders[0] - shoulders[1])
         if line is not None:
-            lateral.append(line if np.dot(line, np.cross(up, forward)) > 0 else -line)
+            lateral.append(line if np.dot(line, signed_left) > 0 else -line)
     left = _unit(np.sum(lateral, axis=0)) if lateral else None
-    return np.cross(up, forward) if left is None else left
+    return signed_left if left is None else left
 
 
 def name_sides(
