@@ -114,6 +114,10 @@ ghnerf_tiny_method = MethodSpecification(
             # 3D keypoints from the pose head on the prediction's input views, triangulated by a consensus over views
             # and named left/right by the body frame; ns-eval reports the volumetric peaks beside them.
             keypoints_3d="source-views",
+            # The pose head learns each left/right pair either-side (one sharp peak per channel, on either limb): a
+            # head that must name them learns one blob over both hips, eyes or ears, which triangulate to their middle
+            # (benchmarks/README.md, "Either-side pose head").
+            source_heatmap_pairs="either-side",
             # The heads read each sample's position relative to those 3D keypoints (the joint code), so each joint
             # channel lights its own limb and the paper's rule (each channel's own peak) names left and right.
             # CSE head on (16-dim embedding, reading V_nerf detached; its loss weighted 0.1 against colour).

@@ -17,7 +17,7 @@ from nerfstudio.models.base_model import Model, ModelConfig
 from torch import Tensor
 from torch.nn import Parameter
 
-from dataparsers.body25 import NUM_JOINTS
+from dataparsers.body25 import BODY25_MIRROR, NUM_JOINTS
 from dataparsers.human_common import HumanImageIndex
 from ghnerf_ns.data.human_dataset import ROW_KEY, SPLIT_KEY
 from ghnerf_ns.data.sample_batches import TrainingBatch
@@ -26,7 +26,7 @@ from ghnerf_ns.model.geometry import box_in_front, box_near_far, cameras_to_open
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig, HumanFeatureMaps
 from ghnerf_ns.model.losses import GHNeRFLossConfig, coord_loss, cse_loss, heatmap_loss, mask_loss, rgb_loss
 from ghnerf_ns.model.network import CascadeOutputs, EncodedSources, GHNeRFNetworkConfig, PreparedView
-from ghnerf_ns.model.source_heatmaps import cell_heatmap_targets, pooled_heatmap_loss
+from ghnerf_ns.model.source_heatmaps import cell_heatmap_targets, either_side_evidence, pooled_heatmap_loss
 from ghnerf_ns.model.views import SourceViews, TargetView
 from ghnerf_ns.model.volume_heat import volume_heat_loss, volume_heat_targets
 
@@ -91,6 +91,12 @@ class GHNeRFModelConfig(ModelConfig):
     side-blind and named by the body's own frame (left = up x forward; not in the paper, see
     ghnerf_ns/keypoints/side_assignment.py); 'vote': the pose head's labels, by a confidence-weighted vote of the
     views."""
+    source_heatmap_pairs: Literal["named", "either-side"] = "named"
+    """How the 2D pose head (human-encoder.heatmap-head) learns left/right pairs. 'named': each channel against its
+    own joint's Gaussian. 'either-side': per view and pair, the cheaper of the two labellings, so each channel learns
+    one sharp peak on one of the two limbs without telling which side it is (two hips or eyes a few pixels apart stay
+    two peaks); the body frame names them (needs source-view-sides body-frame), and g_h reads each pair's two channels
+    as one side-blind map (not in the paper; benchmarks/README.md, "Either-side pose head")."""
 
 
 class GHNeRFModel(Model):
@@ -116,6 +122,11 @@ class GHNeRFModel(Model):
             raise ValueError(
                 "--pipeline.model.network.joint-conditioning reads the 3D keypoints of the human encoder's 2D pose "
                 "head: add --pipeline.model.human-encoder.heatmap-head True (or turn joint conditioning off)"
+            )
+        if self.config.source_heatmap_pairs == "either-side" and self.config.source_view_sides != "body-frame":
+            raise ValueError(
+                "--pipeline.model.source-heatmap-pairs either-side trains the pose head without left/right labels, so "
+                "--pipeline.model.source-view-sides vote has nothing to vote with: use source-view-sides body-frame"
             )
         network_config = replace(
             self.config.network,
@@ -203,7 +214,7 @@ class GHNeRFModel(Model):
         features, heatmaps = (None, None) if human is None else (human.features, human.heatmaps)
         keypoints_3d = self.source_keypoints_3d(sources, heatmaps) if self.network.config.joint_conditioning else None
         # The network's forward, in its three steps: the volumetric points need the encoding and the volumes too.
-        encoded = self.network.encode(sources, features, heatmaps, keypoints_3d)
+        encoded = self._encode_network(sources, features, heatmaps, keypoints_3d)
         volumes = self.network.build_volumes(encoded, target)
         cascade = self.network.render_rays(encoded, volumes, target, pixels)
         volume_heatmaps = None
@@ -254,7 +265,8 @@ class GHNeRFModel(Model):
             pose = outputs.get("pose_heatmaps")
             if pose is not None and batch.pose_keypoints is not None and batch.pose_views is not None:
                 groups.append(self._heatmap_targets(pose, batch.pose_keypoints, batch.pose_views.hw))
-            losses["source_heatmap_loss"] = cfg.source_heatmap_weight * pooled_heatmap_loss(groups)
+            mirror = BODY25_MIRROR if self._either_side else None
+            losses["source_heatmap_loss"] = cfg.source_heatmap_weight * pooled_heatmap_loss(groups, mirror)
         volume = outputs.get("volume_heatmaps")
         if volume is not None and batch.frame_views is not None and cfg.volume_heat_weight > 0:
             targets, valid = volume_heat_targets(batch.volume_points, batch.frame_views, self._heatmap_sigma)
@@ -385,7 +397,20 @@ class GHNeRFModel(Model):
         if human is None:
             return self.network.encode(sources)
         keypoints_3d = self.source_keypoints_3d(sources, human.heatmaps)
-        return self.network.encode(sources, human.features, human.heatmaps, keypoints_3d)
+        return self._encode_network(sources, human.features, human.heatmaps, keypoints_3d)
+
+    def _encode_network(
+        self,
+        sources: SourceViews,
+        features: Optional[Tensor],
+        heatmaps: Optional[Tensor],
+        keypoints_3d: Optional[Tensor],
+    ) -> EncodedSources:
+        """``network.encode`` with the pose head's maps as g_h's keypoint evidence: an either-side head's pair channels
+        are merged into one side-blind map each (their labels say nothing about the side)."""
+        if heatmaps is not None and self._either_side:
+            heatmaps = either_side_evidence(heatmaps, BODY25_MIRROR)
+        return self.network.encode(sources, features, heatmaps, keypoints_3d)
 
     def source_keypoints_3d(self, sources: SourceViews, maps: Optional[Tensor]) -> Optional[Tensor]:
         """The person's 3D keypoints ``(x, y, z, valid)`` [J, 4] from the pose head's ``maps`` of ``sources`` (the
@@ -399,6 +424,11 @@ class GHNeRFModel(Model):
             maps, sources.K, sources.w2c, min(sources.hw), self.human_encoder.stride, cfg.keypoint_threshold,
             cfg.source_view_inlier_fraction, cfg.source_view_sides,
         )  # fmt: skip
+
+    @property
+    def _either_side(self) -> bool:
+        """Whether the pose head is trained either-side (``source_heatmap_pairs``)."""
+        return self.config.source_heatmap_pairs == "either-side"
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:

@@ -17,7 +17,8 @@ are its channels' own peaks, or, where those coincide (both labels on one limb) 
 peaks of the pair's summed map (:func:`~ghnerf_ns.keypoints.pair_naming.side_blind_pair_keypoints`); the
 consensus triangulation pairs them across views whatever their labels, and the body's own frame names the 3D points
 (:func:`~ghnerf_ns.keypoints.side_assignment.name_sides`). ``vote`` keeps the channels' peaks and names each pair by
-the views' confidence-weighted vote.
+the views' confidence-weighted vote. A head trained either-side (``--pipeline.model.source-heatmap-pairs``, the
+``ghnerf-tiny`` preset) has arbitrary pair labels by construction: only ``body-frame`` names its pairs.
 """
 
 from typing import Literal, Optional, Sequence, Tuple

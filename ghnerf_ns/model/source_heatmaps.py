@@ -15,7 +15,7 @@ how :func:`~ghnerf_ns.model.projection.sample_source_maps` reads them (``convent
 """
 
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from jaxtyping import Bool, Float
@@ -86,26 +86,62 @@ def source_heatmap_loss(
     pred: Float[Tensor, "num_views num_joints h w"],
     targets: Float[Tensor, "num_views num_joints h w"],
     valid: Bool[Tensor, "num_views num_joints"],
+    mirror: Optional[Sequence[int]] = None,
 ) -> Float[Tensor, ""]:
-    """MSE over the cells of the valid (view, joint) maps; 0 (with grad) when none is valid."""
-    return pooled_heatmap_loss([(pred, targets, valid)])
+    """MSE over the cells of the valid (view, joint) maps; 0 (with grad) when none is valid. ``mirror``: see
+    :func:`pooled_heatmap_loss`."""
+    return pooled_heatmap_loss([(pred, targets, valid)], mirror)
 
 
 def pooled_heatmap_loss(
     groups: Sequence[Tuple[Tensor, Tensor, Tensor]],
+    mirror: Optional[Sequence[int]] = None,
 ) -> Float[Tensor, ""]:
     """:func:`source_heatmap_loss` over several ``(pred, targets, valid)`` groups of view maps whose sizes differ (views
-    on different canvases): every valid cell of every group counts once."""
+    on different canvases): every valid cell of every group counts once.
+
+    ``mirror`` (each joint's left/right partner, itself for midline joints; e.g. ``BODY25_MIRROR``): the pairs are
+    scored either-side. Per view and pair, the loss takes the cheaper of the two labellings (the channels against their
+    own targets, or against each other's), so a head need not tell a person's left hip from the right one to put one
+    sharp peak on each; without it, a head that cannot tell them apart learns the same blob over both in both channels,
+    and two hips or eyes a few pixels apart become one peak (benchmarks/README.md, "Either-side pose head").
+    """
     total, count = None, 0
     for pred, targets, valid in groups:
         mask = valid[..., None, None].expand_as(pred)
-        safe = torch.where(mask, targets, pred.detach())
-        sse = ((pred - safe) ** 2).sum()
-        total = sse if total is None else total + sse
+        sse = _masked_sse(pred, targets, valid)
+        if mirror is not None:
+            index = torch.as_tensor(list(mirror), device=pred.device)
+            swapped = _masked_sse(pred, targets[:, index], valid[:, index])
+            # Pair cost of each labelling, read at both members (midline joints: the two are equal, never swapped).
+            use_swapped = swapped + swapped[:, index] < sse + sse[:, index]
+            sse = torch.where(use_swapped, swapped, sse)
+        total = sse.sum() if total is None else total + sse.sum()
         count = count + mask.sum()
     if total is None:
         raise ValueError("pooled_heatmap_loss needs at least one group of maps")
     return total / torch.clamp(torch.as_tensor(count), min=1)
+
+
+def _masked_sse(
+    pred: Float[Tensor, "num_views num_joints h w"],
+    targets: Float[Tensor, "num_views num_joints h w"],
+    valid: Bool[Tensor, "num_views num_joints"],
+) -> Float[Tensor, "num_views num_joints"]:
+    """Summed squared error of each (view, joint) map against its target; 0 (with grad) where the target is invalid."""
+    mask = valid[..., None, None].expand_as(pred)
+    safe = torch.where(mask, targets, pred.detach())
+    return ((pred - safe) ** 2).sum(dim=(-2, -1))
+
+
+def either_side_evidence(
+    maps: Float[Tensor, "num_views num_joints h w"], mirror: Sequence[int]
+) -> Float[Tensor, "num_views num_joints h w"]:
+    """Maps of a head trained either-side (:func:`pooled_heatmap_loss` with ``mirror``) as ``g_h`` reads them: each
+    left/right pair's two channels replaced by their maximum (both limbs lit), since a channel's label says nothing
+    about the person's side. Midline joints are unchanged."""
+    index = torch.as_tensor(list(mirror), device=maps.device)
+    return torch.maximum(maps, maps[:, index])
 
 
 def keypoint_evidence(

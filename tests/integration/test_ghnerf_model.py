@@ -183,6 +183,51 @@ def test_source_view_keypoints_need_the_pose_head(tiny_zju):
         config.setup(device="cpu", test_mode="val")
 
 
+def test_either_side_pose_head_loss_and_evidence(pose_pipeline, monkeypatch):
+    """source-heatmap-pairs either-side: the pose head's loss takes each pair's cheaper labelling (never above the named
+    loss on the same outputs), and g_h's evidence holds each pair's two channels merged (equal maps)."""
+    from dataparsers.body25 import joint_index
+
+    pipe = pose_pipeline
+    pipe.train()
+    _, batch = pipe.datamanager.next_train(0)
+    args = (batch.target, batch.sources, batch.pixels, batch.pose_views, batch.pose_boxes, batch.volume_points)
+    assert pipe.model.config.source_heatmap_pairs == "either-side"  # the ghnerf-tiny preset
+    monkeypatch.setattr(pipe.model.config, "source_heatmap_pairs", "named")
+    outputs = pipe.model(*args)
+    named = float(pipe.model.get_loss_dict(outputs, batch)["source_heatmap_loss"])
+    monkeypatch.setattr(pipe.model.config, "source_heatmap_pairs", "either-side")
+    either = float(pipe.model.get_loss_dict(outputs, batch)["source_heatmap_loss"])
+    assert 0 < either <= named
+    encode, seen = pipe.model.network.encode, []
+
+    def spy(sources, features=None, heatmaps=None, keypoints_3d=None):
+        seen.append(heatmaps)
+        return encode(sources, features, heatmaps, keypoints_3d)
+
+    monkeypatch.setattr(pipe.model.network, "encode", spy)
+    raw = pipe.model(*args)["source_heatmaps"]
+    (maps,) = seen
+    assert torch.equal(maps[:, joint_index("RHip")], maps[:, joint_index("LHip")])
+    assert torch.equal(
+        maps[:, joint_index("RHip")], torch.maximum(raw[:, joint_index("RHip")], raw[:, joint_index("LHip")])
+    )
+    assert torch.equal(maps[:, joint_index("Neck")], raw[:, joint_index("Neck")])
+
+
+def test_either_side_pose_head_needs_the_body_frame(tiny_zju):
+    config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)
+    config.datamanager.data = tiny_zju
+    config.datamanager.resolution = 64
+    config.datamanager.num_workers = 0
+    config.datamanager.dataparser.train_subjects = ("313", "377")
+    config.datamanager.dataparser.test_subjects = ("386",)
+    config.model.source_heatmap_pairs = "either-side"
+    config.model.source_view_sides = "vote"
+    with pytest.raises(ValueError, match="source-view-sides body-frame"):
+        config.setup(device="cpu", test_mode="val")
+
+
 def test_rendered_keypoints_take_their_sides_from_the_3d_keypoints(tiny_pipeline, monkeypatch):
     """keypoint-sides 3d-keypoints: on a side-blind render (each wrist channel lights both wrists, its own peak on the
     left one) the model's 2D keypoints put each wrist where the view's 3D keypoints project, and

@@ -49,6 +49,19 @@ def test_distinct_peaks_stay_and_a_lone_peak_fills_one_slot():
     assert out[L_WRIST, 2] == 0.0
 
 
+def test_channel_peaks_one_cell_apart_stay_two_observations():
+    """Two hips one cell apart, each channel on its own one (an either-side pose head): closer than the separation rule,
+    but their summed map has a single peak, so the two channel peaks are kept (not merged to the middle)."""
+    hips = (joint_index("RHip"), joint_index("LHip"))
+    maps = np.zeros((9, 10, 25))
+    maps[..., hips[0]] = _blob(9, 10, 4, 4, 0.8, sigma=1.0)
+    maps[..., hips[1]] = _blob(9, 10, 4, 5, 0.8, sigma=1.0)
+    channels = np.zeros((25, 3))
+    channels[hips[0]] = (4.0, 4.0, 0.8)
+    channels[hips[1]] = (5.0, 4.0, 0.8)
+    np.testing.assert_array_equal(side_blind_pair_keypoints(maps, channels, 0.0, 0.1), channels)
+
+
 def test_name_pairs_by_reference_hand_computed():
     """Wrists observed swapped: exchanged back. A lone left-knee observation next to the right knee's reference moves
     to the right slot. A pair without both references keeps its labels; midline joints never move."""

@@ -5,7 +5,9 @@ import math
 import pytest
 import torch
 
+from dataparsers.body25 import BODY25_MIRROR, joint_index
 from ghnerf_ns.keypoints.heatmap_targets import render_gt_heatmaps
+from ghnerf_ns.keypoints.side_assignment import MIRROR_PAIRS
 from ghnerf_ns.model.encoder_windows import EncoderWindows
 from ghnerf_ns.model.geometry import project
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig
@@ -13,7 +15,9 @@ from ghnerf_ns.model.projection import project_samples
 from ghnerf_ns.model.source_heatmaps import (
     SourceHeatmapHead,
     cell_heatmap_targets,
+    either_side_evidence,
     keypoint_evidence,
+    pooled_heatmap_loss,
     source_heatmap_loss,
 )
 from tests.model.test_network import _config, _scene
@@ -55,6 +59,67 @@ def test_loss_counts_valid_maps_only():
     assert pred.grad[0, 3].abs().min() > 0 and pred.grad.sum() == pred.grad[0, 3].sum()
     none = source_heatmap_loss(pred, targets, torch.zeros_like(valid))
     assert float(none) == 0.0 and none.requires_grad
+
+
+R_HIP, L_HIP = joint_index("RHip"), joint_index("LHip")
+
+
+def test_either_side_loss_hand_case():
+    """One view: the hip channels each hold the other hip's Gaussian (labels swapped), the neck is off by 0.5 in one
+    cell. Named: the hips cost 2 x 2 cells of 1 (each channel misses its own one-hot and lights the other's) plus the
+    neck's 0.25, over 25 x 4 cells. Either-side: the swapped labelling costs nothing, the neck stays."""
+    targets = torch.zeros(1, 25, 2, 2)
+    targets[0, R_HIP, 0, 0] = 1.0
+    targets[0, L_HIP, 1, 1] = 1.0
+    pred = targets.clone()
+    pred[0, [R_HIP, L_HIP]] = targets[0, [L_HIP, R_HIP]]
+    pred[0, joint_index("Neck"), 0, 1] = 0.5
+    valid = torch.ones(1, 25, dtype=torch.bool)
+    assert float(source_heatmap_loss(pred, targets, valid)) == pytest.approx(4.25 / 100)
+    assert float(source_heatmap_loss(pred, targets, valid, BODY25_MIRROR)) == pytest.approx(0.25 / 100)
+
+
+def _either_side_reference(pred, targets, valid):
+    """Slow reference: every view and pair scored both ways in Python loops, the cheaper kept."""
+    total, count = pred.new_zeros(()), 0
+    for v in range(pred.shape[0]):
+
+        def sse(channel, joint):
+            return ((pred[v, channel] - targets[v, joint]) ** 2).sum() if valid[v, joint] else pred.new_zeros(())
+
+        paired = {j for pair in MIRROR_PAIRS for j in pair}
+        for j in range(pred.shape[1]):
+            if j not in paired:
+                total = total + sse(j, j)
+        for right, left in MIRROR_PAIRS:
+            total = total + torch.minimum(sse(right, right) + sse(left, left), sse(right, left) + sse(left, right))
+        count += int(valid[v].sum()) * pred.shape[2] * pred.shape[3]
+    return total / max(count, 1)
+
+
+def test_either_side_loss_matches_the_slow_reference_values_and_gradients():
+    gen = torch.Generator().manual_seed(3)
+    pred = torch.rand(3, 25, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    targets = torch.rand(3, 25, 4, 5, generator=gen, dtype=torch.float64)
+    valid = torch.rand(3, 25, generator=gen) > 0.3
+    valid[0, R_HIP], valid[0, L_HIP] = True, False  # one member of a pair missing: its label decides the cost
+    fast = pooled_heatmap_loss([(pred, targets, valid)], BODY25_MIRROR)
+    (grad_fast,) = torch.autograd.grad(fast, pred)
+    slow = _either_side_reference(pred, targets, valid)
+    (grad_slow,) = torch.autograd.grad(slow, pred)
+    assert float(fast) == pytest.approx(float(slow), rel=1e-12)
+    assert torch.allclose(grad_fast, grad_slow, atol=1e-12)
+
+
+def test_either_side_evidence_lights_both_limbs_in_both_channels():
+    maps = torch.zeros(1, 25, 2, 2)
+    maps[0, R_HIP, 0, 0] = 0.8
+    maps[0, L_HIP, 1, 1] = 0.6
+    maps[0, joint_index("Neck"), 0, 1] = 0.3
+    out = either_side_evidence(maps, BODY25_MIRROR)
+    expected = torch.tensor([[0.8, 0.0], [0.0, 0.6]])
+    assert torch.equal(out[0, R_HIP], expected) and torch.equal(out[0, L_HIP], expected)
+    assert torch.equal(out[0, joint_index("Neck")], maps[0, joint_index("Neck")])
 
 
 def test_evidence_is_mean_and_min_over_views():
