@@ -72,13 +72,6 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     """Photometric augmentation of each pose view's person (exposure, contrast, saturation, colour cast, blur, noise),
     so the 2D pose head learns bodies rather than the training renderer's colours. Source and target views are never
     augmented."""
-    pose_view_roll: float = 0.0
-    """Largest roll of each pose view's camera about its optical axis, degrees (drawn uniformly in +-this): the image
-    turns, keypoints and calibration follow exactly, so the 2D pose head sees limbs at every angle instead of learning
-    that wrists hang beside the hips (ghnerf_ns/data/pose_view_warp.py). 0 = off. Source and target views never turn."""
-    pose_view_zoom: Tuple[float, float] = (1.0, 1.0)
-    """Range of each pose view's zoom about its principal point (drawn log-uniformly; focal lengths scale, keypoints
-    follow): people of other sizes and distances for the 2D pose head. (1, 1) = off."""
     occluded_joint_targets: bool = False
     """Occluded joints that the annotation still places (confidence 0 at a real position, as ghnerf-synth writes every
     joint's projection; OpenPose writes undetected joints as 0, 0, 0) are targets of the 2D pose head and of the
@@ -210,8 +203,6 @@ class GHNeRFDataManager(DataManager):
             num_pose_views=cfg.pose_views if train else 0,
             flip_pose_views=cfg.flip_pose_views,
             augment_pose_views=cfg.augment_pose_views,
-            pose_view_roll=cfg.pose_view_roll,
-            pose_view_zoom=cfg.pose_view_zoom,
             num_volume_points=cfg.volume_heat_points if train else 0,
             occluded_joint_targets=cfg.occluded_joint_targets,
         )

@@ -23,13 +23,11 @@ from ghnerf_ns.data.image_loading import (
     working_keypoints,
 )
 from ghnerf_ns.data.keypoint_source import read_keypoints_checked, with_occluded_positions
-from ghnerf_ns.data.pose_view_warp import random_roll_zoom
 from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_SOURCES, UNREADABLE_IMAGE
 from ghnerf_ns.data.source_bank import c2w_from_w2c
 from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
 from ghnerf_ns.data.view_augment import augment_view
 from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels, joint_validity
-from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
 
 def flip_view(view: LoadedView) -> LoadedView:
@@ -149,9 +147,6 @@ class TrainingSampleDataset(Dataset):
             swap names: the mirror image of a person is a person).
         augment_pose_views: random exposure, contrast, saturation, colour cast, blur and noise on each pose view's
             person (:mod:`ghnerf_ns.data.view_augment`).
-        pose_view_roll: largest roll (degrees) of each pose view's camera about its optical axis
-            (:mod:`ghnerf_ns.data.pose_view_warp`); 0 = off.
-        pose_view_zoom: range of each pose view's zoom about its principal point; (1, 1) = off.
         num_volume_points: random points of the target's 3D box at which the heat field gets a 3D target from the
             2D keypoints of all the frame's input cameras (:mod:`ghnerf_ns.model.volume_heat`); 0 = none.
         occluded_joint_targets: input views' occluded joints that keep a position are pose-head and volumetric targets
@@ -173,8 +168,6 @@ class TrainingSampleDataset(Dataset):
         num_pose_views: int = 0,
         flip_pose_views: bool = False,
         augment_pose_views: bool = False,
-        pose_view_roll: float = 0.0,
-        pose_view_zoom: Tuple[float, float] = (1.0, 1.0),
         num_volume_points: int = 0,
         occluded_joint_targets: bool = False,
     ) -> None:
@@ -191,13 +184,6 @@ class TrainingSampleDataset(Dataset):
         self.num_pose_views = num_pose_views
         self.flip_pose_views = flip_pose_views
         self.augment_pose_views = augment_pose_views
-        if pose_view_roll < 0 or not 0 < pose_view_zoom[0] <= pose_view_zoom[1]:
-            raise GHNeRFConfigError(
-                f"--pipeline.datamanager.pose-view-roll must be >= 0 (got {pose_view_roll}) and pose-view-zoom a range "
-                f"0 < low <= high (got {tuple(pose_view_zoom)})"
-            )
-        self.pose_view_roll = pose_view_roll
-        self.pose_view_zoom = (float(pose_view_zoom[0]), float(pose_view_zoom[1]))
         self.num_volume_points = num_volume_points
         self.occluded_joint_targets = occluded_joint_targets
         self._rng: Optional[np.random.Generator] = None
@@ -296,8 +282,6 @@ class TrainingSampleDataset(Dataset):
         n = len(cams)
         if self.flip_pose_views:
             views[n:] = [flip_view(v) if rng.uniform() < 0.5 else v for v in views[n:]]
-        if self.pose_view_roll > 0 or self.pose_view_zoom != (1.0, 1.0):
-            views[n:] = [random_roll_zoom(v, rng, self.pose_view_roll, self.pose_view_zoom) for v in views[n:]]
         if self.augment_pose_views:
             views[n:] = [augment_view(v, rng) for v in views[n:]]
         # Views of different working sizes (mixed camera models) share one padded canvas, K unchanged (the pose views
