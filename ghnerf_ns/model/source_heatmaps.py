@@ -108,7 +108,6 @@ def pooled_heatmap_loss(
     """
     total, count = None, 0
     for pred, targets, valid in groups:
-        mask = valid[..., None, None].expand_as(pred)
         sse = _masked_sse(pred, targets, valid)
         if mirror is not None:
             index = torch.as_tensor(list(mirror), device=pred.device)
@@ -117,7 +116,7 @@ def pooled_heatmap_loss(
             use_swapped = swapped + swapped[:, index] < sse + sse[:, index]
             sse = torch.where(use_swapped, swapped, sse)
         total = sse.sum() if total is None else total + sse.sum()
-        count = count + mask.sum()
+        count = count + valid.sum() * pred.shape[-2] * pred.shape[-1]  # valid cells (a swap keeps a pair's count)
     if total is None:
         raise ValueError("pooled_heatmap_loss needs at least one group of maps")
     return total / torch.clamp(torch.as_tensor(count), min=1)

@@ -171,13 +171,19 @@ def test_eval_reports_the_source_view_estimate_as_the_models_3d_keypoints(tiny_p
     assert metrics["mpjpe_3d_num_joints"] == metrics["mpjpe_3d_source_views_num_joints"]
 
 
-def test_source_view_keypoints_need_the_pose_head(tiny_zju):
+def _tiny_preset_config(tiny_zju):
+    """A copy of the ghnerf-tiny pipeline config on the tiny data (not set up), for tests of what setup refuses."""
     config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)
     config.datamanager.data = tiny_zju
     config.datamanager.resolution = 64
     config.datamanager.num_workers = 0
     config.datamanager.dataparser.train_subjects = ("313", "377")
     config.datamanager.dataparser.test_subjects = ("386",)
+    return config
+
+
+def test_source_view_keypoints_need_the_pose_head(tiny_zju):
+    config = _tiny_preset_config(tiny_zju)
     config.model.human_encoder = replace(config.model.human_encoder, heatmap_head=False)
     with pytest.raises(ValueError, match="heatmap-head True"):
         config.setup(device="cpu", test_mode="val")
@@ -216,12 +222,7 @@ def test_either_side_pose_head_loss_and_evidence(pose_pipeline, monkeypatch):
 
 
 def test_either_side_pose_head_needs_the_body_frame(tiny_zju):
-    config = copy.deepcopy(ghnerf_tiny_method.config.pipeline)
-    config.datamanager.data = tiny_zju
-    config.datamanager.resolution = 64
-    config.datamanager.num_workers = 0
-    config.datamanager.dataparser.train_subjects = ("313", "377")
-    config.datamanager.dataparser.test_subjects = ("386",)
+    config = _tiny_preset_config(tiny_zju)
     config.model.source_heatmap_pairs = "either-side"
     config.model.source_view_sides = "vote"
     with pytest.raises(ValueError, match="source-view-sides body-frame"):

@@ -82,12 +82,12 @@ def test_either_side_loss_hand_case():
 def _either_side_reference(pred, targets, valid):
     """Slow reference: every view and pair scored both ways in Python loops, the cheaper kept."""
     total, count = pred.new_zeros(()), 0
+    paired = {j for pair in MIRROR_PAIRS for j in pair}
     for v in range(pred.shape[0]):
 
         def sse(channel, joint):
             return ((pred[v, channel] - targets[v, joint]) ** 2).sum() if valid[v, joint] else pred.new_zeros(())
 
-        paired = {j for pair in MIRROR_PAIRS for j in pair}
         for j in range(pred.shape[1]):
             if j not in paired:
                 total = total + sse(j, j)
