@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
+import yaml
 
 METRICS = ("psnr", "ssim", "pck", "pck_num_joints", "mpjpe_3d", "mpjpe_3d_num_joints", "mpjpe_3d_num_missing",
            "mpjpe_3d_volumetric", "mpjpe_3d_triangulated", "heatmap_mse", "heatmap_mse_zero")  # fmt: skip
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, required=True, help="applied config, eval.json, keypoints, picture")
     parser.add_argument("--input-views", nargs=3, type=int, default=[0, -1, 2], help="easymocap-data --input-views")
     parser.add_argument("--test-views", nargs=3, type=int, default=[1, -1, 2], help="easymocap-data --test-views")
-    parser.add_argument("--resolution", type=int, default=None, help="ghnerf-apply --resolution (default: the run's)")
+    parser.add_argument("--resolution", type=int, default=None, help="ghnerf-apply --resolution (default: its choice)")
     parser.add_argument("--eval-frames", nargs=3, type=int, default=[0, -1, 1], help="easymocap-data --eval-frames")
     parser.add_argument("--picture-frame", type=int, default=2, help="which frame (index) the picture shows")
     parser.add_argument("--picture-height", type=int, default=480)
@@ -102,6 +103,8 @@ def main() -> None:
     _run(["ns-eval", "--load-config", str(config), "--output-path", str(work / "eval.json")])
     _run(["ghnerf-keypoints", "--load-config", str(config), "--output-dir", str(work / "keypoints")])
     results = json.loads((work / "eval.json").read_text())["results"]
+    applied = yaml.load(config.read_text(), Loader=yaml.Loader)
+    print(f"{'working resolution':28s} {applied.pipeline.datamanager.resolution}")
     for key in METRICS:
         if key in results:
             print(f"{key:28s} {results[key]:.4g}")

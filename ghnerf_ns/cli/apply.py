@@ -18,8 +18,9 @@ import copy
 import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import tyro
 import yaml
 from nerfstudio.data.dataparsers.base_dataparser import DataParserConfig
@@ -28,9 +29,10 @@ from nerfstudio.plugins.registry_dataparser import discover_dataparsers
 from rich.console import Console
 from rich.markup import escape
 
-from dataparsers.human_common import TARGETS_KEY, DatasetFormatError, HumanImageIndex
+from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, DatasetFormatError, HumanImageIndex
 from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig, zju_subject_name
 from ghnerf_ns.applied_run import AppliedTrainerConfig, CaptureDataParserConfig, capture_subjects
+from ghnerf_ns.data.person_scale import SCALE_FILENAME, PersonScale, matched_resolution, measure_person_scale
 from ghnerf_ns.runtime import setup_runtime
 from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
@@ -77,7 +79,13 @@ class ApplyCLI:
     dataparser: CaptureDataParserUnion = field(default_factory=lambda: copy.deepcopy(_DEFAULTS["zju-mocap-data"]))
     """The capture's dataparser and its options, as for ns-train. Test subjects default to every subject of --data."""
     resolution: Optional[int] = None
-    """Working resolution (long side, multiple of 32) for the capture; default: the run's."""
+    """Working resolution (long side, multiple of 32) for the capture; default: chosen by --match-person-scale, else
+    the run's."""
+    match_person_scale: bool = True
+    """Without --resolution: work at the resolution (multiple of 32) at which the capture's person, measured on its
+    input views' masks, is as tall in pixels as the run's training people were (the run folder's person_scale.json,
+    else the run's training data when it is still there): the 2D pose head finds bodies at the scale it learned.
+    Without masks or without a record of the training people, the run's resolution is kept (and said)."""
     load_step: Optional[int] = None
     """Checkpoint step to use; default: the run's latest."""
     num_views: Optional[int] = None
@@ -148,6 +156,8 @@ class AppliedRun:
     """The trained run's checkpoint folder it loads from."""
     targets: HumanImageIndex
     """The capture's eval images (test cameras of its test subjects)."""
+    resolution_note: str = ""
+    """How the working resolution was chosen (printed by the command)."""
 
 
 def apply_run(cli: ApplyCLI) -> AppliedRun:
@@ -165,11 +175,16 @@ def apply_run(cli: ApplyCLI) -> AppliedRun:
     ckpts = checkpoint_dir(run_config, applied, cli.load_step)
     capture = CaptureDataParserConfig(data=data, capture=capture_config(cli.dataparser, data))
     # Parse now (paths and cameras only, nothing decoded): a bad capture fails here, not in every later command.
-    targets = capture.setup().get_dataparser_outputs(split="test").metadata[TARGETS_KEY]
+    test_split = capture.setup().get_dataparser_outputs(split="test")
+    targets = test_split.metadata[TARGETS_KEY]
     datamanager = applied.pipeline.datamanager
+    trained = _trained_scale(run_config, run)
+    note = ""
     if cli.resolution is not None:
         working_size(cli.resolution, cli.resolution, cli.resolution)  # a clear error for a bad value
         datamanager.resolution = cli.resolution
+    elif cli.match_person_scale:
+        datamanager.resolution, note = _scale_matched(trained, test_split.metadata[SOURCES_KEY], datamanager.resolution)
     if cli.num_views is not None:
         if cli.num_views < 0:
             raise ApplyError(f"--num-views {cli.num_views}: give a number of input views >= 1, or 0 for all of them")
@@ -184,7 +199,43 @@ def apply_run(cli: ApplyCLI) -> AppliedRun:
     out.mkdir(parents=True, exist_ok=True)
     path = out / CONFIG_NAME
     path.write_text(yaml.dump(applied), "utf8")
-    return AppliedRun(config=path, checkpoints=ckpts, targets=targets)
+    if trained is not None:  # the applied config carries the training people's scale, so it can be applied again
+        trained.write(out / SCALE_FILENAME)
+    return AppliedRun(config=path, checkpoints=ckpts, targets=targets, resolution_note=note)
+
+
+def _trained_scale(run_config: Path, run: TrainerConfig) -> Optional[PersonScale]:
+    """The run's training people's scale: its record, else (a run trained before the record existed) measured on its
+    training data when that is still readable; None when neither is there."""
+    recorded = PersonScale.read(run_config.parent / SCALE_FILENAME)
+    if recorded is not None or isinstance(run, AppliedTrainerConfig):
+        return recorded
+    parser = copy.deepcopy(run.pipeline.datamanager.dataparser)
+    if run.pipeline.datamanager.data is not None:  # ns-train's --data wins over the dataparser's own (as at training)
+        parser.data = Path(run.pipeline.datamanager.data)
+    try:
+        train = parser.setup().get_dataparser_outputs(split="train")
+    except (DatasetFormatError, GHNeRFConfigError, OSError):
+        return None
+    return measure_person_scale(train.metadata[TARGETS_KEY], run.pipeline.datamanager.resolution)
+
+
+def _scale_matched(trained: Optional[PersonScale], sources: HumanImageIndex, resolution: int) -> Tuple[int, str]:
+    """(working resolution, what the user is told) by --match-person-scale."""
+    keep = f"working resolution {resolution} (the run's"
+    if trained is None:
+        return resolution, f"{keep}: no {SCALE_FILENAME} in the run folder and its training data is not readable)"
+    capture = measure_person_scale(sources, resolution)
+    if capture is None:
+        return resolution, f"{keep}: the capture's input views have no masks to measure the person on)"
+    # Upsampling past the images' own pixels adds nothing; 4x the run's bounds the cost.
+    native = int(min(np.maximum(sources.width, sources.height)))
+    chosen = matched_resolution(trained, capture, min(native // 32 * 32, 4 * resolution))
+    return chosen, (
+        f"working resolution {chosen}: the capture's person is {capture.person_height_px:.0f} px tall at the run's "
+        f"{resolution} (median of {capture.images} input-view masks), the training people "
+        f"{trained.person_height_px:.0f} px; --resolution N chooses another"
+    )
 
 
 def usage_commands(config: Path, targets: HumanImageIndex) -> List[str]:
@@ -223,6 +274,8 @@ def entrypoint() -> None:
         f"unseen subject(s) ({escape(', '.join(subjects))}), checkpoints of {escape(str(applied.checkpoints))}",
         soft_wrap=True,
     )
+    if applied.resolution_note:
+        CONSOLE.print(escape(applied.resolution_note[0].upper() + applied.resolution_note[1:]), soft_wrap=True)
     CONSOLE.print("Commands (evaluation JSON, rendered test views, orbit video, viewer, keypoints):")
     for line in usage_commands(applied.config, targets):
         print(line, flush=True)  # plain: copy-pasteable, never wrapped

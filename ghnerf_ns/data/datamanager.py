@@ -28,6 +28,7 @@ from dataparsers.human_common import SOURCES_KEY, TARGETS_KEY, DatasetFormatErro
 from dataparsers.zju_mocap_dataparser import ZJUMocapDataParserConfig
 from ghnerf_ns.data.human_dataset import HumanImageDataset
 from ghnerf_ns.data.image_loading import working_size
+from ghnerf_ns.data.person_scale import SCALE_FILENAME, measure_person_scale
 from ghnerf_ns.data.sample_batches import TrainingBatch, collate_training_batch
 from ghnerf_ns.data.skip_report import ISSUES_KEY, REPORT_FILENAME, SkipReport, capture_console_lines
 from ghnerf_ns.data.training_samples import RaySamplingSpec, TrainingSampleDataset
@@ -264,6 +265,13 @@ class GHNeRFDataManager(DataManager):
         if self._report_path is not None and self.rank == 0:
             self.skip_report.write(self._report_path)
 
+    def write_person_scale(self, run_dir: Path) -> None:
+        """Record the training people's height in pixels in the run folder, for ``ghnerf-apply``'s choice of a
+        capture's working resolution (:mod:`ghnerf_ns.data.person_scale`); nothing without masks (rank 0 only)."""
+        scale = measure_person_scale(self.train_targets, self.config.resolution) if self.rank == 0 else None
+        if scale is not None:
+            scale.write(run_dir / SCALE_FILENAME)
+
     def get_training_callbacks(
         self, training_callback_attributes: TrainingCallbackAttributes
     ) -> List[TrainingCallback]:
@@ -274,6 +282,7 @@ class GHNeRFDataManager(DataManager):
             return []
         self._report_path = Path(base_dir) / REPORT_FILENAME
         self.write_report()
+        self.write_person_scale(Path(base_dir))
         return [
             TrainingCallback(
                 where_to_run=[TrainingCallbackLocation.AFTER_TRAIN_ITERATION],

@@ -72,6 +72,35 @@ def test_dataparser_options_choose_subjects_and_resolution(run: Path, capture: P
     assert set(applied.targets.subjects) == {"CoreView_394"}
 
 
+def test_resolution_matches_the_training_people(run: Path, tmp_path: Path):
+    """--match-person-scale (default): the capture's input-view masks against the run's person_scale.json."""
+    from ghnerf_ns.data.person_scale import SCALE_FILENAME, PersonScale, measure_person_scale
+
+    capture = tmp_path / "big"
+    write_zju(ZJUSynthConfig(out=capture, subjects=("390",), frames=1, cameras=4, resolution=256, progress=False))
+
+    def resolution(applied) -> int:
+        return yaml.load(applied.config.read_text(), Loader=yaml.Loader).pipeline.datamanager.resolution
+
+    no_record = apply(run, capture, tmp_path / "none")  # the fixture run's training data does not exist
+    assert resolution(no_record) == 128 and "128 (the run's: no person_scale.json" in no_record.resolution_note
+    parser = ZJUMocapDataParserConfig(data=capture, test_subjects=("390",)).setup()
+    height = measure_person_scale(parser.get_dataparser_outputs("test").metadata[SOURCES_KEY], 128).person_height_px
+    # Training people 1.5 times as tall as the capture's person at 128 px: 192.
+    PersonScale(128, 1.5 * height, 48).write(run.parent / SCALE_FILENAME)
+    taller = apply(run, capture, tmp_path / "taller")
+    assert resolution(taller) == 192 and taller.resolution_note.startswith("working resolution 192: the capture's")
+    assert PersonScale.read(tmp_path / "taller" / SCALE_FILENAME).person_height_px == 1.5 * height
+    again = apply(taller.config, capture, tmp_path / "again")  # an applied config carries the record
+    assert resolution(again) == 192
+    PersonScale(128, 0.5 * height, 48).write(run.parent / SCALE_FILENAME)
+    assert resolution(apply(run, capture, tmp_path / "smaller")) == 64
+    PersonScale(128, 3.0 * height, 48).write(run.parent / SCALE_FILENAME)
+    assert resolution(apply(run, capture, tmp_path / "capped")) == 256  # 384 wanted: the images' own 256 px
+    assert resolution(apply(run, capture, tmp_path / "kept", match_person_scale=False)) == 128
+    assert resolution(apply(run, capture, tmp_path / "chosen", resolution=96)) == 96
+
+
 def test_easymocap_capture_folder_or_single_sequence(run: Path, tmp_path: Path):
     """EasyMocap layout (the ns-train subcommand easymocap-data): every sequence of a folder, or the one given."""
     data = tmp_path / "em"

@@ -10,6 +10,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from dataparsers.index_utils import warn_skipped
 from dataparsers.openpose_json import write_openpose_json
+from ghnerf_ns.data.person_scale import SCALE_FILENAME, PersonScale
 from ghnerf_ns.data.skip_report import (
     MAX_EXAMPLES,
     OPENPOSE_NO_PERSON,
@@ -66,6 +67,10 @@ def test_datamanager_reports_missing_truncated_and_person_less_files(damaged_cop
 
     callbacks = dm.get_training_callbacks(TrainingCallbackAttributes(None, None, None, FakeTrainer()))
     assert callbacks and (tmp_path / "run" / REPORT_FILENAME).is_file()
+    # The training people's height for ghnerf-apply (ghnerf_ns/data/person_scale.py), from the training masks.
+    scale = PersonScale.read(tmp_path / "run" / SCALE_FILENAME)
+    assert scale.resolution == config.pipeline.datamanager.resolution and scale.images == 11
+    assert 0.2 * scale.resolution < scale.person_height_px < scale.resolution
     rows = set()
     for step in range(40):
         _, batch = dm.next_train(step)
