@@ -44,6 +44,7 @@ from torch import Tensor, nn
 
 from dataparsers.body25 import NUM_JOINTS
 from ghnerf_ns.model.encoder_windows import EncoderWindows
+from ghnerf_ns.model.person_standardisation import standardise_person
 from ghnerf_ns.model.source_heatmaps import SourceHeatmapHead
 from ghnerf_ns.runtime.weights import load_into, obtain_pretrained_file, read_state_dict, resolve_weights_path
 
@@ -89,6 +90,10 @@ class HumanEncoderConfig(InstantiateConfig):
     """ResNet encoders: stride of the concatenated pyramid. 2 = pixelNeRF's and the paper's (conv1's resolution); 4 =
     layer1's (conv1's map average-pooled to it): a quarter of the cells to upsample, project and read, the stride of
     pose estimators' heatmaps (SimpleBaselines, HRNet)."""
+    standardise_person: bool = False
+    """Not in the paper: give each view's person pixels (the non-black ones) the same per-channel mean and spread before
+    the encoder, so the exposure, contrast and white balance of a capture do not differ from the training renders'
+    (ghnerf_ns/model/person_standardisation.py). Colour rendering does not read this encoder."""
     heatmap_head: bool = False
     """Not in the paper: a 2D pose head on the features that predicts each source view's BODY_25 heatmaps, trained with
     the view's own 2D keypoints (--pipeline.model.loss.source-heatmap-weight); g_h reads its maps at every sample's
@@ -182,6 +187,8 @@ class HumanEncoder(nn.Module):
         self, images: Float[Tensor, "num_views 3 H W"], windows: Optional[EncoderWindows] = None
     ) -> HumanFeatureMaps:
         """:meth:`forward_lowres`'s features and the heatmap head's maps (computed inside the windows only)."""
+        if self.config.standardise_person:
+            images = standardise_person(images)
         height, width = images.shape[-2:]
         pad_h = -height % self.pad_multiple
         pad_w = -width % self.pad_multiple
