@@ -149,6 +149,13 @@ class GHNeRFModel(Model):
         self._heatmap_sigma = heatmap_sigma
         self.viewer_controls.attach_bank(bank)
 
+    @property
+    def source_bank(self) -> SourceViewBank:
+        """The input views of every subject and frame (set by the pipeline; benchmarks read it)."""
+        if self._bank is None:
+            raise RuntimeError("the model has no SourceViewBank: load it through GHNeRFPipeline (ns-eval/eval_setup)")
+        return self._bank
+
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         groups = self.network.param_groups()
         encoder_params = [p for p in self.human_encoder.parameters() if p.requires_grad]

@@ -113,6 +113,11 @@ class SourceViewBank:
         """(len(entries), 3) world positions of the entries' cameras (from the index: nothing is decoded)."""
         return self._pool_c2w(entries)[:, :3, 3]
 
+    def index_of(self, entry: Tuple[int, int]) -> Tuple[HumanImageIndex, int]:
+        """(the index holding ``entry``, its row there): the entry's image, mask, camera and keypoint files."""
+        idx_id, row = entry
+        return self._indices[idx_id], row
+
     def camera_of(self, entry: Tuple[int, int]) -> int:
         idx_id, row = entry
         return int(self._indices[idx_id].camera[row])

@@ -70,3 +70,23 @@ def test_source_view_sides_table_on_the_tiny_run(tiny_run: Path, tmp_path: Path)
     proc = subprocess.run([sys.executable, str(SIDES_SCRIPT), str(tmp_path / "nope.yml")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert proc.returncode != 0 and "nope.yml is not a file" in proc.stderr
+
+
+POSE_HEAD_SCRIPT = SCRIPT.parent / "pose_head_2d.py"
+
+
+def test_pose_head_2d_table_on_the_tiny_run(tiny_run: Path, tmp_path: Path) -> None:
+    """benchmarks/pose_head_2d.py: a row per joint and a pooled row, over every input view of the eval frames."""
+    out = tmp_path / "pose_head.md"
+    args = [str(tiny_run), "--eval-frames", "0", "2", "1", "--out", str(out)]
+    proc = subprocess.run([sys.executable, str(POSE_HEAD_SCRIPT), *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert text.strip() in proc.stdout
+    head = text.splitlines()[0]
+    assert re.search(rf"step 3: pose head on \d+ input views of CoreView_{TEST_SUBJECTS[0]}", head), head
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| joint")]
+    assert [row.split("|")[1].strip() for row in rows] == [*BODY25_JOINTS, "**all**"]
+    pooled = [cell.strip() for cell in rows[-1].split("|")[2:-1]]
+    assert int(pooled[0]) > 0 and all(re.fullmatch(r"\d\.\d+", cell) for cell in pooled[1:]), rows[-1]

@@ -1,0 +1,93 @@
+"""How well a run's 2D pose head finds each joint on the input views themselves, before any 3D step.
+
+    # unseen synthetic people (as joint_errors.py: the folder must hold the run's training subjects too)
+    python benchmarks/pose_head_2d.py RUN/config.yml --data /tmp/val --test-subjects 461 462 --eval-frames 0 4 2
+    # a real capture: the config ghnerf-apply wrote (benchmarks/real_person.py leaves it in WORK/applied/)
+    python benchmarks/pose_head_2d.py WORK/applied/config.yml
+
+For every frame of every eval subject, the pose head runs on all input views of the frame (as the 3D keypoints read
+them), each joint's channel gives its highest cell (centre, in working pixels), and that point is compared with the
+view's own 2D keypoints (the dataset's, or the teacher's on a real capture), read for this comparison only. The error
+is side-blind (the nearer of the joint and its mirror joint: an either-side head names no side) and divided by the
+height of the view's mask, so people of any size compare. Prints, per joint and pooled, the median error and the
+share within 0.1 and 0.2 of the person's height (0.1 of a 1.75 m person is 175 mm), and the channels' mean peak.
+"""
+
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from joint_errors import config_update, parse_run_arguments, print_and_write  # noqa: E402
+
+
+def view_errors(heatmaps: np.ndarray, stride: float, keypoints: np.ndarray, person_height: float) -> np.ndarray:
+    """``(J, 2)`` rows of (side-blind error / person height, channel peak) for one view; NaN error where the view's
+    keypoint is missing. ``heatmaps`` (J, h, w) on cells of ``stride`` working pixels, ``keypoints`` (J, 3) pixels."""
+    from dataparsers.body25 import BODY25_MIRROR
+
+    joints, _, width = heatmaps.shape
+    best = heatmaps.reshape(joints, -1).argmax(axis=1)
+    points = np.stack([best % width, best // width], axis=1) * stride + (stride - 1) / 2.0  # cell centres
+    named = np.linalg.norm(points - keypoints[:, :2], axis=1)
+    mirrored = np.linalg.norm(points[list(BODY25_MIRROR)] - keypoints[:, :2], axis=1)
+    error = np.where(keypoints[:, 2] > 0, np.minimum(named, mirrored) / person_height, np.nan)
+    return np.stack([error, heatmaps.reshape(joints, -1).max(axis=1)], axis=1)
+
+
+def summary_table(rows: np.ndarray, title: str) -> str:
+    """Markdown table of :func:`view_errors` rows stacked as (views, J, 2)."""
+    from dataparsers.body25 import BODY25_JOINTS
+
+    lines = [title, "", "| joint | views | median error / height | within 0.1 | within 0.2 | mean peak |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+
+    def line(name: str, error: np.ndarray, peak: np.ndarray) -> str:
+        seen = error[np.isfinite(error)]
+        if not seen.size:
+            return f"| {name} | 0 | - | - | - | {peak.mean():.2f} |"
+        return (f"| {name} | {seen.size} | {np.median(seen):.3f} | {np.mean(seen < 0.1):.2f} | "
+                f"{np.mean(seen < 0.2):.2f} | {peak.mean():.2f} |")  # fmt: skip
+
+    for j, name in enumerate(BODY25_JOINTS):
+        lines.append(line(name, rows[:, j, 0], rows[:, j, 1]))
+    lines.append(line("**all**", rows[..., 0].ravel(), rows[..., 1].ravel()))
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_run_arguments(__doc__, argv)
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    from ghnerf_ns.data.image_loading import load_view
+    from ghnerf_ns.data.keypoint_source import read_keypoints
+
+    _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=config_update(args))
+    model = pipeline.model
+    bank = model.source_bank
+    targets = pipeline.datamanager.eval_targets  # the eval split's subjects and frames, as ns-eval scores them
+    frames = sorted({(targets.subjects[int(s)], int(f)) for s, f in zip(targets.subject_idx, targets.frame)})
+    rows: List[np.ndarray] = []
+    for subject, frame in frames:
+        pool = bank.pool(subject, frame)
+        truth = {}
+        for entry in pool:
+            index, row = bank.index_of(entry)
+            view = load_view(index, row, bank.resolution, keypoints=read_keypoints(index, row))
+            filled = np.flatnonzero(view.mask.any(axis=1))
+            truth[bank.camera_of(entry)] = (view.keypoints, float(filled[-1] - filled[0] + 1))
+        encoded = model.frame_view(subject, frame, 0).encoded
+        maps = encoded.source_heatmaps.detach().cpu().numpy()
+        stride = encoded.sources.images.shape[-1] / maps.shape[-1]
+        for v, camera in enumerate(encoded.sources.camera_ids.tolist()):
+            keypoints, height = truth[camera]
+            rows.append(view_errors(maps[v], stride, keypoints, height))
+    names = ", ".join(sorted({subject for subject, _ in frames}))
+    title = f"`{args.config}` step {step}: pose head on {len(rows)} input views of {names}"
+    print_and_write(summary_table(np.stack(rows), title), args.out)
+
+
+if __name__ == "__main__":
+    main()
