@@ -6,11 +6,12 @@
     python benchmarks/pose_head_2d.py WORK/applied/config.yml
 
 For every frame of every eval subject, the pose head runs on all input views of the frame (as the 3D keypoints read
-them), each joint's channel gives its highest cell (centre, in working pixels), and that point is compared with the
-view's own 2D keypoints (the dataset's, or the teacher's on a real capture), read for this comparison only. The error
-is side-blind (the nearer of the joint and its mirror joint: an either-side head names no side) and divided by the
-height of the view's mask, so people of any size compare. Prints, per joint and pooled, the median error and the
-share within 0.1 and 0.2 of the person's height (0.1 of a 1.75 m person is 175 mm), and the channels' mean peak.
+them), each midline joint's channel gives its highest cell (centre, in working pixels) and each left/right pair its
+two highest separate cells (:func:`view_errors`), and the points are compared with the view's own 2D keypoints (the
+dataset's, or the teacher's on a real capture), read for this comparison only. The error is side-blind (an
+either-side head names no side) and divided by the height of the view's mask, so people of any size compare. Prints,
+per joint and pooled, the median error and the share within 0.1 and 0.2 of the person's height (0.1 of a 1.75 m
+person is 175 mm), and the channels' mean peak.
 """
 
 import sys
@@ -22,19 +23,53 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from joint_errors import config_update, parse_run_arguments, print_and_write  # noqa: E402
 
+PAIR_SEPARATION_CELLS = 2
+"""A left/right pair's second point is the highest cell of the pair's merged map more than this many cells (in x or
+y) from the first."""
+
+
+def _cell_centre(flat: int, width: int, stride: float) -> np.ndarray:
+    return np.array([flat % width, flat // width], dtype=float) * stride + (stride - 1) / 2.0
+
 
 def view_errors(heatmaps: np.ndarray, stride: float, keypoints: np.ndarray, person_height: float) -> np.ndarray:
     """``(J, 2)`` rows of (side-blind error / person height, channel peak) for one view; NaN error where the view's
-    keypoint is missing. ``heatmaps`` (J, h, w) on cells of ``stride`` working pixels, ``keypoints`` (J, 3) pixels."""
+    keypoint is missing. ``heatmaps`` (J, h, w) on cells of ``stride`` working pixels, ``keypoints`` (J, 3) pixels.
+
+    A midline joint's point is its channel's highest cell. A left/right pair gets two points from the maximum of its
+    two channels (an either-side head may put both channels on one limb and leave the other to its second peak): the
+    highest cell, and the highest one more than :data:`PAIR_SEPARATION_CELLS` cells from it; the two joints take the
+    two points in the order that is closer in sum (side-blind), or, when one joint is missing, the nearer point."""
     from dataparsers.body25 import BODY25_MIRROR
 
-    joints, _, width = heatmaps.shape
-    best = heatmaps.reshape(joints, -1).argmax(axis=1)
-    points = np.stack([best % width, best // width], axis=1) * stride + (stride - 1) / 2.0  # cell centres
-    named = np.linalg.norm(points - keypoints[:, :2], axis=1)
-    mirrored = np.linalg.norm(points[list(BODY25_MIRROR)] - keypoints[:, :2], axis=1)
-    error = np.where(keypoints[:, 2] > 0, np.minimum(named, mirrored) / person_height, np.nan)
-    return np.stack([error, heatmaps.reshape(joints, -1).max(axis=1)], axis=1)
+    joints, height, width = heatmaps.shape
+    error = np.full(joints, np.nan)
+    present = keypoints[:, 2] > 0
+    for j, m in enumerate(BODY25_MIRROR):
+        if m == j:
+            if present[j]:
+                point = _cell_centre(int(heatmaps[j].argmax()), width, stride)
+                error[j] = np.linalg.norm(point - keypoints[j, :2])
+            continue
+        if m < j:
+            continue
+        merged = np.maximum(heatmaps[j], heatmaps[m])
+        first = int(merged.argmax())
+        rows, cols = np.ogrid[:height, :width]
+        far = (np.abs(rows - first // width) > PAIR_SEPARATION_CELLS) | (
+            np.abs(cols - first % width) > PAIR_SEPARATION_CELLS
+        )
+        second = int(np.where(far, merged, -np.inf).argmax()) if far.any() else first
+        points = [_cell_centre(first, width, stride), _cell_centre(second, width, stride)]
+        dist = np.array([[np.linalg.norm(p - keypoints[k, :2]) for p in points] for k in (j, m)])  # joint x point
+        if present[j] and present[m]:
+            order = min(((0, 1), (1, 0)), key=lambda o: dist[0, o[0]] + dist[1, o[1]])
+            error[j], error[m] = dist[0, order[0]], dist[1, order[1]]
+        else:
+            for row, k in enumerate((j, m)):
+                if present[k]:
+                    error[k] = dist[row].min()
+    return np.stack([error / person_height, heatmaps.reshape(joints, -1).max(axis=1)], axis=1)
 
 
 def summary_table(rows: np.ndarray, title: str) -> str:

@@ -27,6 +27,20 @@ def test_view_errors_side_blind_and_scaled(ph):
     assert rows[rw, 0] == pytest.approx(4 / 40) and rows[lw, 0] == pytest.approx(3 / 40)
     assert rows[rw, 1] == pytest.approx(0.9) and rows[lw, 1] == pytest.approx(0.7)
     assert np.isnan(rows[joint_index("Nose"), 0])  # no keypoint: no error
+    # The hips: both channels on one hip (cell (2, 3)), the other hip only a weaker second blob (cell (6, 4)), which
+    # the pair's second point finds; the knees: only the left one annotated, the nearer of the two points counts.
+    rh, lh, rk, lk = (joint_index(n) for n in ("RHip", "LHip", "RKnee", "LKnee"))
+    maps[rh, 2, 3] = maps[lh, 2, 3] = 0.8
+    maps[lh, 6, 4] = 0.3  # (17.5, 25.5)
+    keypoints[rh] = (17.5, 27.5, 1.0)  # 2 px from the second point
+    keypoints[lh] = (13.5, 9.5, 1.0)  # on the first
+    maps[rk, 1, 1], maps[lk, 7, 5] = 0.6, 0.5  # (5.5, 5.5) and (21.5, 29.5)
+    keypoints[lk] = (20.5, 29.5, 1.0)
+    keypoints[joint_index("Nose")] = (1.5, 5.5, 1.0)  # its channel is flat zero: the first cell, (1.5, 1.5)
+    more = ph.view_errors(maps, stride, keypoints, person_height=40.0)
+    assert more[rh, 0] == pytest.approx(2 / 40) and more[lh, 0] == 0.0
+    assert more[lk, 0] == pytest.approx(1 / 40) and np.isnan(more[rk, 0])
+    assert more[joint_index("Nose"), 0] == pytest.approx(4 / 40)
     table = ph.summary_table(np.stack([rows, rows]), "title")
     wrist = next(line for line in table.splitlines() if line.startswith("| RWrist |"))
     assert wrist == "| RWrist | 2 | 0.100 | 0.00 | 1.00 | 0.90 |"
