@@ -45,6 +45,7 @@ def view_errors(heatmaps: np.ndarray, stride: float, keypoints: np.ndarray, pers
     joints, height, width = heatmaps.shape
     error = np.full(joints, np.nan)
     present = keypoints[:, 2] > 0
+    rows, cols = np.ogrid[:height, :width]
     for j, m in enumerate(BODY25_MIRROR):
         if m == j:
             if present[j]:
@@ -55,7 +56,6 @@ def view_errors(heatmaps: np.ndarray, stride: float, keypoints: np.ndarray, pers
             continue
         merged = np.maximum(heatmaps[j], heatmaps[m])
         first = int(merged.argmax())
-        rows, cols = np.ogrid[:height, :width]
         far = (np.abs(rows - first // width) > PAIR_SEPARATION_CELLS) | (
             np.abs(cols - first % width) > PAIR_SEPARATION_CELLS
         )
@@ -98,6 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     from ghnerf_ns.data.image_loading import load_view
     from ghnerf_ns.data.keypoint_source import read_keypoints
+    from ghnerf_ns.data.person_scale import mask_box_height
 
     _, pipeline, _, step = eval_setup(args.config, test_mode="test", update_config_callback=config_update(args))
     model = pipeline.model
@@ -111,8 +112,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         for entry in pool:
             index, row = bank.index_of(entry)
             view = load_view(index, row, bank.resolution, keypoints=read_keypoints(index, row))
-            filled = np.flatnonzero(view.mask.any(axis=1))
-            truth[bank.camera_of(entry)] = (view.keypoints, float(filled[-1] - filled[0] + 1))
+            person_height = mask_box_height(view.mask)
+            if person_height is None:
+                sys.exit(f"{index.mask_filenames[row]}: empty mask; errors are measured against the person's height")
+            truth[bank.camera_of(entry)] = (view.keypoints, float(person_height))
         encoded = model.frame_view(subject, frame, 0).encoded
         maps = encoded.source_heatmaps.detach().cpu().numpy()
         stride = encoded.sources.images.shape[-1] / maps.shape[-1]

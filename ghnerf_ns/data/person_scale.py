@@ -54,14 +54,18 @@ class PersonScale:
             raise ValueError(f"{path}: not a person scale file ({err}); delete it to measure again") from None
 
 
-def _mask_box_height(path: Path) -> Optional[int]:
+def mask_box_height(mask: np.ndarray) -> Optional[int]:
+    """Height in pixels of the bounding box of a mask's non-zero pixels (``(H, W)``; a ``(H, W, C)`` mask is read
+    from its first channel), or None for an empty mask."""
+    rows = np.flatnonzero((mask if mask.ndim == 2 else mask[..., 0]).any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else None
+
+
+def _mask_file_box_height(path: Path) -> Optional[int]:
     import cv2
 
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None:
-        return None
-    rows = np.flatnonzero((data if data.ndim == 2 else data[..., 0]).any(axis=1))
-    return int(rows[-1] - rows[0] + 1) if rows.size else None
+    return None if data is None else mask_box_height(data)
 
 
 def measure_person_scale(
@@ -78,7 +82,7 @@ def measure_person_scale(
     heights = []
     for pick in picks:
         row = candidates[int(pick)]
-        native = _mask_box_height(index.mask_filenames[row])
+        native = _mask_file_box_height(index.mask_filenames[row])
         if native is None:
             continue
         width, height = int(index.width[row]), int(index.height[row])
