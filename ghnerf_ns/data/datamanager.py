@@ -73,6 +73,12 @@ class GHNeRFDataManagerConfig(VanillaDataManagerConfig):
     """Photometric augmentation of each pose view's person (exposure, contrast, saturation, colour cast, blur, noise),
     so the 2D pose head learns bodies rather than the training renderer's colours. Source and target views are never
     augmented."""
+    pose_view_rotation: float = 0.0
+    """Largest in-plane rotation (degrees) of each pose view about its person's centre, as a tilted camera or a leaning
+    body gives (keypoints and intrinsics follow exactly). 0 = none."""
+    pose_view_zoom: float = 0.0
+    """Largest relative zoom of each pose view about its person's centre, drawn log-uniformly (0.25: x0.8 to x1.25), as
+    a nearer or farther camera gives (keypoints and intrinsics follow exactly). 0 = none."""
     occluded_joint_targets: bool = False
     """Occluded joints that the annotation still places (confidence 0 at a real position, as ghnerf-synth writes every
     joint's projection; OpenPose writes undetected joints as 0, 0, 0) are targets of the 2D pose head and of the
@@ -204,6 +210,8 @@ class GHNeRFDataManager(DataManager):
             num_pose_views=cfg.pose_views if train else 0,
             flip_pose_views=cfg.flip_pose_views,
             augment_pose_views=cfg.augment_pose_views,
+            pose_view_rotation=cfg.pose_view_rotation,
+            pose_view_zoom=cfg.pose_view_zoom,
             num_volume_points=cfg.volume_heat_points if train else 0,
             occluded_joint_targets=cfg.occluded_joint_targets,
         )

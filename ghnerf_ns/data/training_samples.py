@@ -26,7 +26,7 @@ from ghnerf_ns.data.keypoint_source import read_keypoints_checked, with_occluded
 from ghnerf_ns.data.skip_report import ISSUES_KEY, OPENPOSE_NO_PERSON, TOO_FEW_SOURCES, UNREADABLE_IMAGE
 from ghnerf_ns.data.source_bank import c2w_from_w2c
 from ghnerf_ns.data.source_selection import nearest_source_views, sample_num_views, training_source_views
-from ghnerf_ns.data.view_augment import augment_view
+from ghnerf_ns.data.view_augment import augment_view, rotate_scale_view
 from ghnerf_ns.keypoints.heatmap_targets import gt_heatmaps_at_pixels, joint_validity
 
 
@@ -147,6 +147,9 @@ class TrainingSampleDataset(Dataset):
             swap names: the mirror image of a person is a person).
         augment_pose_views: random exposure, contrast, saturation, colour cast, blur and noise on each pose view's
             person (:mod:`ghnerf_ns.data.view_augment`).
+        pose_view_rotation: largest in-plane rotation (degrees) of each pose view about its person's centre; 0 = none.
+        pose_view_zoom: largest relative zoom of each pose view about its person's centre (0.25: x0.8 to x1.25);
+            0 = none.
         num_volume_points: random points of the target's 3D box at which the heat field gets a 3D target from the
             2D keypoints of all the frame's input cameras (:mod:`ghnerf_ns.model.volume_heat`); 0 = none.
         occluded_joint_targets: input views' occluded joints that keep a position are pose-head and volumetric targets
@@ -168,6 +171,8 @@ class TrainingSampleDataset(Dataset):
         num_pose_views: int = 0,
         flip_pose_views: bool = False,
         augment_pose_views: bool = False,
+        pose_view_rotation: float = 0.0,
+        pose_view_zoom: float = 0.0,
         num_volume_points: int = 0,
         occluded_joint_targets: bool = False,
     ) -> None:
@@ -184,6 +189,8 @@ class TrainingSampleDataset(Dataset):
         self.num_pose_views = num_pose_views
         self.flip_pose_views = flip_pose_views
         self.augment_pose_views = augment_pose_views
+        self.pose_view_rotation = pose_view_rotation
+        self.pose_view_zoom = pose_view_zoom
         self.num_volume_points = num_volume_points
         self.occluded_joint_targets = occluded_joint_targets
         self._rng: Optional[np.random.Generator] = None
@@ -282,6 +289,8 @@ class TrainingSampleDataset(Dataset):
         n = len(cams)
         if self.flip_pose_views:
             views[n:] = [flip_view(v) if rng.uniform() < 0.5 else v for v in views[n:]]
+        if self.pose_view_rotation > 0 or self.pose_view_zoom > 0:
+            views[n:] = [rotate_scale_view(v, rng, self.pose_view_rotation, self.pose_view_zoom) for v in views[n:]]
         if self.augment_pose_views:
             views[n:] = [augment_view(v, rng) for v in views[n:]]
         # Views of different working sizes (mixed camera models) share one padded canvas, K unchanged (the pose views

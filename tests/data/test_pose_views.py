@@ -46,8 +46,10 @@ def two_people(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("flip", [False, True])
-def test_items_carry_pose_views_whose_keypoints_and_boxes_fit_their_images(two_people: Path, flip: bool):
+@pytest.mark.parametrize("flip, degrees, zoom", [(False, 0.0, 0.0), (True, 0.0, 0.0), (True, 40.0, 0.3)])
+def test_items_carry_pose_views_whose_keypoints_and_boxes_fit_their_images(
+    two_people: Path, flip: bool, degrees: float, zoom: float
+):
     parser = ZJUMocapDataParserConfig(data=two_people, train_subjects=("377", "390"), test_subjects=())
     meta = parser.setup().get_dataparser_outputs("train").metadata
     sources = meta[SOURCES_KEY]
@@ -63,8 +65,10 @@ def test_items_carry_pose_views_whose_keypoints_and_boxes_fit_their_images(two_p
         seed=1,
         num_pose_views=4,
         flip_pose_views=flip,
+        pose_view_rotation=degrees,
+        pose_view_zoom=zoom,
     )
-    flips = on_mask = counted = 0
+    flips = on_mask = counted = turned = 0
     for item in range(6):
         sample = dataset[item]
         images, K, w2c = sample["pose_images"], sample["pose_K"], sample["pose_w2c"]
@@ -72,6 +76,7 @@ def test_items_carry_pose_views_whose_keypoints_and_boxes_fit_their_images(two_p
         assert sample["pose_boxes"].shape == (4, 2, 3) and sample["pose_cameras"].shape == (4,)
         for view in range(4):
             flips += int(K[view, 0, 0] < 0)
+            turned += int(abs(float(K[view, 0, 1])) > 1e-3)  # a rotation puts fy's share into K[0, 1]
             kp = sample["pose_keypoints"][view]
             valid = kp[:, 2] > 0
             # Each keypoint lies on the person (the image is black off the dilated mask) ...
@@ -85,4 +90,5 @@ def test_items_carry_pose_views_whose_keypoints_and_boxes_fit_their_images(two_p
             assert (kp[valid, :2] >= uv.amin(0) - 1).all() and (kp[valid, :2] <= uv.amax(0) + 1).all()
     assert on_mask >= 0.9 * counted
     assert (flips > 0) == flip
+    assert (turned > 0) == (degrees > 0)
     assert sorted(BODY25_MIRROR[BODY25_MIRROR[j]] for j in range(25)) == list(range(25))
