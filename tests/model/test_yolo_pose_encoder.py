@@ -36,11 +36,11 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Module:
 
 
 def _stand_in() -> StandIn:
-    """Strides: layers 0-1 /4 (tap 2: 5 channels), 3 /8, 15 concatenates 14 and 4 (tap 16: 6 channels), 17 /16,
-    18 concatenates 17 and 16's input chain (tap 19: 7 channels); layers 20+ (YOLO's head) must never run."""
+    """Strides: layers 0-1 /4 (layer 0 has a BatchNorm; tap 2: 5 channels), 3 /8, 15 concatenates 14 and 4 (tap 16: 6
+    channels), 17 /16, 18 concatenates 17 with itself (tap 19: 7 channels); layers 20+ (YOLO's head) must never run."""
     torch.manual_seed(0)
-    layers = [Routed(_conv(3, 4, 2), -1), Routed(_conv(4, 6, 2), -1), Routed(_conv(6, 5), -1),
-              Routed(_conv(5, 8, 2), -1)]  # fmt: skip
+    layers = [Routed(nn.Sequential(_conv(3, 4, 2), nn.BatchNorm2d(4)), -1), Routed(_conv(4, 6, 2), -1),
+              Routed(_conv(6, 5), -1), Routed(_conv(5, 8, 2), -1)]  # fmt: skip
     layers += [Routed(_conv(8, 8), -1) for _ in range(4, 15)]
     layers += [Routed(nn.Identity(), [-1, 4]), Routed(_conv(16, 6), -1), Routed(_conv(6, 9, 2), -1),
                Routed(nn.Identity(), [-1, 17]), Routed(_conv(18, 7), -1)]  # fmt: skip
@@ -67,19 +67,25 @@ def _expected(model: StandIn, x: torch.Tensor) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def stand_in_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("yolo") / "stand_in.pt"
-    torch.save({"model": _stand_in()}, path)
+    model = _stand_in().train()  # saved in training mode: building the encoder must not move its BatchNorm statistics
+    model.model[0].inner[1].running_mean.uniform_(-1, 1)
+    torch.save({"model": model}, path)
     return path
 
 
 def test_taps_concatenated_at_stride_4_from_unnormalised_input(stand_in_file: Path) -> None:
     assert (LAYERS, TAPS) == (20, (2, 16, 19))
-    encoder = build_human_encoder(HumanEncoderConfig(name="yolo11n_pose", weights_path=stand_in_file)).eval()
+    encoder = build_human_encoder(HumanEncoderConfig(name="yolo11n_pose", weights_path=stand_in_file))
+    saved = torch.load(stand_in_file, weights_only=False)["model"]
+    assert encoder.backbone.training  # the file's mode is kept
+    torch.testing.assert_close(encoder.backbone[0].inner[1].running_mean, saved.model[0].inner[1].running_mean)
+    encoder.eval()
     assert (encoder.out_channels, encoder.stride, encoder.pad_multiple) == (5 + 6 + 7, 4, 32)
     images = torch.rand(2, 3, 50, 70)
     with torch.no_grad():
         low = encoder.forward_lowres(images)
         padded = F.pad(images, (0, 96 - 70, 0, 64 - 50))  # black padding to a multiple of 32, no normalisation
-        expected = _expected(torch.load(stand_in_file, weights_only=False)["model"], padded)
+        expected = _expected(saved.eval(), padded)
     assert low.shape == (2, 18, 16, 24)
     torch.testing.assert_close(low, expected, atol=1e-5, rtol=1e-5)
 
@@ -91,7 +97,7 @@ def test_frozen_and_trainable(stand_in_file: Path) -> None:
     assert all(p.requires_grad for p in frozen.heatmap_head.parameters())
     trainable = build_human_encoder(HumanEncoderConfig(name="yolo11n_pose", weights_path=stand_in_file))
     trainable.forward_lowres(torch.rand(1, 3, 32, 32)).sum().backward()
-    assert trainable.backbone[0].inner.weight.grad is not None
+    assert trainable.backbone[0].inner[0].weight.grad is not None
 
 
 def test_missing_weights_say_how_to_get_them(monkeypatch: pytest.MonkeyPatch) -> None:
