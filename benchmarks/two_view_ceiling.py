@@ -93,8 +93,11 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
             )
         heights = np.array(measured, np.float64)
         reference = annotated_joints3d([sources, targets], sources.subjects[subject_idx], frame).double().numpy()
-        hw = views[0].mask.shape
-        prepared.append((views, heights, reference, DEFAULT_INLIER_FRACTION * min(hw)))
+        clean = np.stack([v.keypoints for v in views]).astype(np.float64)
+        K = np.stack([v.K for v in views]).astype(np.float64)
+        w2c = np.stack([v.w2c for v in views]).astype(np.float64)
+        inlier_px = DEFAULT_INLIER_FRACTION * min(views[0].mask.shape)
+        prepared.append((clean, K, w2c, heights, reference, inlier_px))
 
     results = []
     print("| 2D noise per axis (of height) | median 2D error (of height) | mpjpe_3d mm | median mm | found |")
@@ -102,13 +105,10 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
     for noise in args.noise:
         rng = np.random.default_rng(args.seed)  # each level's draws do not depend on the levels before it
         errors, found, known, errors_2d = [], 0, 0, []
-        for views, heights, reference, inlier_px in prepared:
-            clean = np.stack([v.keypoints for v in views]).astype(np.float64)
+        for clean, K, w2c, heights, reference, inlier_px in prepared:
             noisy = perturbed(clean, heights, noise, rng)
             seen = clean[..., 2] > 0
             errors_2d += list((np.linalg.norm(noisy[..., :2] - clean[..., :2], axis=-1) / heights[:, None])[seen])
-            K = np.stack([v.K for v in views]).astype(np.float64)
-            w2c = np.stack([v.w2c for v in views]).astype(np.float64)
             out = lift_errors(noisy, K, w2c, reference, inlier_px)
             errors += list(out["errors"])
             found += int(out["found"].sum())

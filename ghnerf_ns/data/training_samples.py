@@ -289,8 +289,7 @@ class TrainingSampleDataset(Dataset):
         n = len(cams)
         if self.flip_pose_views:
             views[n:] = [flip_view(v) if rng.uniform() < 0.5 else v for v in views[n:]]
-        if self.pose_view_rotation > 0 or self.pose_view_zoom > 0:
-            views[n:] = [rotate_scale_view(v, rng, self.pose_view_rotation, self.pose_view_zoom) for v in views[n:]]
+        views[n:] = [rotate_scale_view(v, rng, self.pose_view_rotation, self.pose_view_zoom) for v in views[n:]]
         if self.augment_pose_views:
             views[n:] = [augment_view(v, rng) for v in views[n:]]
         # Views of different working sizes (mixed camera models) share one padded canvas, K unchanged (the pose views
