@@ -104,7 +104,7 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
     print("|---|---|---|---|---|")
     for noise in args.noise:
         rng = np.random.default_rng(args.seed)  # each level's draws do not depend on the levels before it
-        errors, found, known, errors_2d = [], 0, 0, []
+        errors, found, known, twice, errors_2d = [], 0, 0, 0, []
         for clean, K, w2c, heights, reference, inlier_px in prepared:
             noisy = perturbed(clean, heights, noise, rng)
             seen = clean[..., 2] > 0
@@ -113,12 +113,14 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
             errors += list(out["errors"])
             found += int(out["found"].sum())
             known += int(out["known"].sum())
+            twice += int((out["known"] & (seen.sum(axis=0) >= 2)).sum())  # what a perfect pose head can lift
         row = {
             "noise": noise,
             "median_2d": float(np.median(errors_2d)) if errors_2d else float("nan"),
             "mpjpe_3d": float(np.mean(errors)) if errors else float("nan"),
             "median_3d": float(np.median(errors)) if errors else float("nan"),
             "found": found / max(known, 1),
+            "seen_twice": twice / max(known, 1),
         }
         results.append(row)
         print(f"| {noise:.3f} | {row['median_2d']:.3f} | {row['mpjpe_3d']:.0f} | {row['median_3d']:.0f} | "

@@ -30,7 +30,10 @@ def test_capture_ceiling(ceiling, tmp_path: Path):
                                                    resolution=96, seed=4, progress=False))  # fmt: skip
     sequence = next(p for p in sorted(capture.iterdir()) if (p / "intri.yml").is_file())
     exact, noisy = ceiling.main(["--capture", str(sequence), "--resolution", "96", "--noise", "0", "0.05"])
-    # The synthetic keypoints are exact projections: a perfect pose head lifts to the reference.
-    assert exact["median_2d"] == 0.0 and exact["mpjpe_3d"] < 10.0 and exact["found"] > 0.8
+    # The synthetic keypoints are exact projections: a perfect pose head lifts to the reference the joints that two
+    # input views see (the others are occluded in all but one), all but the few left/right pairs whose side-blind
+    # pairing across two views stays ambiguous.
+    assert exact["median_2d"] == 0.0 and exact["mpjpe_3d"] < 10.0
+    assert 0.9 * exact["seen_twice"] <= exact["found"] <= exact["seen_twice"] and exact["found"] > 0.6
     assert noisy["median_2d"] == pytest.approx(0.05 * 1.18, rel=0.3)  # the median of a 2D Gaussian's radius
     assert noisy["mpjpe_3d"] > 3 * exact["mpjpe_3d"]
