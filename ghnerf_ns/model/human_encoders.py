@@ -46,6 +46,7 @@ from dataparsers.body25 import NUM_JOINTS
 from ghnerf_ns.model.encoder_windows import EncoderWindows
 from ghnerf_ns.model.person_standardisation import standardise_person
 from ghnerf_ns.model.source_heatmaps import SourceHeatmapHead
+from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 from ghnerf_ns.runtime.weights import load_into, obtain_pretrained_file, read_state_dict, resolve_weights_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -96,6 +97,19 @@ class HumanEncoderConfig(InstantiateConfig):
     """Not in the paper: give each view's person pixels (the non-black ones) the same per-channel mean and spread before
     the encoder, so the exposure, contrast and white balance of a capture do not differ from the training renders'
     (ghnerf_ns/model/person_standardisation.py). Colour rendering does not read this encoder."""
+    yolo_keypoint_maps: bool = False
+    """yolo11n_pose only, not in the paper: also run YOLO11n-pose's own keypoint head (frozen) on each view and add the
+    most confident person's 17 COCO keypoints to the features as Gaussian maps weighted by confidence (17 channels).
+    The model's keypoints stay its pose head's, which reads these maps (see ghnerf_ns/model/yolo_pose_encoder.py)."""
+    yolo_keypoint_crop: int = 256
+    """yolo-keypoint-maps: side in pixels of the square that YOLO's keypoint pass sees: each view's person (its
+    non-black pixels) with a margin, 1.25 times their larger extent, resized to it (YOLO places a small person's joints
+    less precisely; chosen on synthetic validation people: benchmarks/README.md). A multiple of 32."""
+    heatmap_head_feature_drop: float = 0.0
+    """Not in the paper, needs extra channels (yolo-keypoint-maps) and heatmap-head: in training, the share of views
+    whose image features the 2D pose head does not see (zeroed; the extra channels stay), so that it also learns to
+    find the joints from the extra channels alone instead of leaning only on features fine-tuned to the training
+    people. Evaluation always shows it everything."""
     heatmap_head: bool = False
     """Not in the paper: a 2D pose head on the features that predicts each source view's BODY_25 heatmaps, trained with
     the view's own 2D keypoints (--pipeline.model.loss.source-heatmap-weight); g_h reads its maps at every sample's
@@ -139,6 +153,9 @@ class HumanEncoder(nn.Module):
     """Input pixels per low-resolution feature cell."""
     pad_multiple: int
     """Inputs are zero-padded to a multiple of this (the coarsest stride inside the network)."""
+    extra_channels: int = 0
+    """The last channels of ``out_channels`` that come from ``_whole_image_maps`` (never trained), not from the image
+    features."""
 
     def __init__(self, config: HumanEncoderConfig) -> None:
         super().__init__()
@@ -156,6 +173,11 @@ class HumanEncoder(nn.Module):
     def _head(self, feats: Tensor) -> Tensor:
         return feats
 
+    def _whole_image_maps(self, images: Float[Tensor, "num_views 3 H W"]) -> Optional[Tensor]:
+        """Extra, never trained channels computed on each whole padded image in [0, 1] (any windows are cut from them
+        afterwards), at the encoder's stride; appended after ``_head``. None: no extra channels."""
+        return None
+
     def _finish_init(self) -> None:
         """Build the heatmap head and apply the frozen mode; call at the end of a subclass ``__init__``."""
         if self.config.heatmap_head:
@@ -165,6 +187,12 @@ class HumanEncoder(nn.Module):
                     f"{_CLI_PREFIX}.name or turn the head off"
                 )
             self.heatmap_head = SourceHeatmapHead(self.out_channels, NUM_JOINTS)
+        drop = self.config.heatmap_head_feature_drop
+        if drop and (not 0.0 < drop < 1.0 or self.heatmap_head is None or self.extra_channels == 0):
+            raise GHNeRFConfigError(
+                f"{_CLI_PREFIX}.heatmap-head-feature-drop {drop}: needs a value in [0, 1), {_CLI_PREFIX}.heatmap-head "
+                f"True and extra channels for the head to read ({_CLI_PREFIX}.yolo-keypoint-maps True)"
+            )
         if not self.config.trainable and hasattr(self, "backbone"):
             self.backbone.requires_grad_(False)
             self.backbone.eval()
@@ -196,6 +224,7 @@ class HumanEncoder(nn.Module):
         pad_w = -width % self.pad_multiple
         # Pad with black (0 in [0, 1]), like the masked backgrounds, before normalising.
         x = F.pad(images, (0, pad_w, 0, pad_h), value=0.0) if (pad_h or pad_w) else images
+        extra = self._whole_image_maps(x)
         x = (x - self._mean) / self._std
         if windows is not None:
             win_h, win_w = windows.size
@@ -204,13 +233,35 @@ class HumanEncoder(nn.Module):
             ):
                 raise ValueError(f"encoder windows {windows} do not fit this encoder's {tuple(x.shape[-2:])} grid")
             x = torch.stack([view[:, t : t + win_h, l : l + win_w] for view, (t, l) in zip(x, windows.origins)])
+            if extra is not None:
+                extra = self._window_cells(extra, windows)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.trainable):
             feats = self._backbone_features(x, windows)
         feats = self._head(feats)
-        heat = None if self.heatmap_head is None else self.heatmap_head(feats)
+        if extra is not None:
+            feats = torch.cat([feats, extra.to(feats.dtype)], dim=1)
+        heat = None if self.heatmap_head is None else self.heatmap_head(self._heatmap_head_input(feats))
         if windows is None:
             return HumanFeatureMaps(feats, heat)
         return HumanFeatureMaps(self._unwindow(feats, windows), None if heat is None else self._unwindow(heat, windows))
+
+    def _heatmap_head_input(self, feats: Float[Tensor, "num_views C h w"]) -> Float[Tensor, "num_views C h w"]:
+        """The features, with the image features of a random ``heatmap_head_feature_drop`` share of the views zeroed
+        in training (the extra channels kept)."""
+        drop = self.config.heatmap_head_feature_drop
+        if not (self.training and drop > 0.0):
+            return feats
+        image_channels = feats.shape[1] - self.extra_channels
+        keep = (torch.rand(feats.shape[0], 1, 1, 1, device=feats.device) >= drop).to(feats.dtype)
+        return torch.cat([feats[:, :image_channels] * keep, feats[:, image_channels:]], dim=1)
+
+    def _window_cells(self, maps: Tensor, windows: EncoderWindows) -> Tensor:
+        """The cells of whole-image maps that each view's window covers (the inverse of :meth:`_unwindow`)."""
+        s = self.stride
+        cells_h, cells_w = (n // s for n in windows.size)
+        return torch.stack(
+            [m[:, t // s : t // s + cells_h, l // s : l // s + cells_w] for m, (t, l) in zip(maps, windows.origins)]
+        )
 
     def _unwindow(self, maps: Tensor, windows: EncoderWindows) -> Tensor:
         """Per-window maps placed into the whole-image layout, zero outside the windows."""
@@ -436,6 +487,11 @@ def _load_weights(backbone: nn.Module, path: Optional[Path], vit: bool) -> None:
 
 def build_human_encoder(config: HumanEncoderConfig) -> HumanEncoder:
     """Build the encoder named by ``config.name`` (loading its pretrained weights as configured)."""
+    if config.yolo_keypoint_maps and config.name != "yolo11n_pose":
+        raise GHNeRFConfigError(
+            f"{_CLI_PREFIX}.yolo-keypoint-maps True needs {_CLI_PREFIX}.name yolo11n_pose (got {config.name!r}): "
+            "the maps are YOLO11n-pose's own keypoints"
+        )
     if config.name == "none":
         return NoHumanEncoder(config)
     if config.name == "dino_vits8":
