@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from joint_errors import config_update, parse_run_arguments, print_and_write  # noqa: E402
+from yolo_keypoints_2d import COCO_TO_BODY25, side_blind_errors  # noqa: E402
 
 PAIR_SEPARATION_CELLS = 2
 """A left/right pair's second point is the highest cell of the pair's merged map more than this many cells (in x or
@@ -106,6 +107,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     targets = pipeline.datamanager.eval_targets  # the eval split's subjects and frames, as ns-eval scores them
     frames = sorted({(targets.subjects[int(s)], int(f)) for s, f in zip(targets.subject_idx, targets.frame)})
     rows: List[np.ndarray] = []
+    # With --pipeline.model.human-encoder.yolo-keypoint-maps: YOLO's own keypoints on the same views (what the maps the
+    # head reads say), each COCO joint against its BODY_25 namesake.
+    yolo = getattr(model.human_encoder, "keypoint_net", None) is not None
+    yolo_rows: List[np.ndarray] = []
     for subject, frame in frames:
         pool = bank.pool(subject, frame)
         truth = {}
@@ -119,12 +124,22 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         encoded = model.frame_view(subject, frame, 0).encoded
         maps = encoded.source_heatmaps.detach().cpu().numpy()
         stride = encoded.sources.images.shape[-1] / maps.shape[-1]
+        found = model.human_encoder.person_keypoints(encoded.sources.images).cpu().numpy() if yolo else None
         for v, camera in enumerate(encoded.sources.camera_ids.tolist()):
             keypoints, height = truth[camera]
             rows.append(view_errors(maps[v], stride, keypoints, height))
+            if found is not None:
+                yolo_rows.append(side_blind_errors(found[v], np.asarray(keypoints)[COCO_TO_BODY25]) / height)
     names = ", ".join(sorted({subject for subject, _ in frames}))
     title = f"`{args.config}` step {step}: pose head on {len(rows)} input views of {names}"
-    print_and_write(summary_table(np.stack(rows), title), args.out)
+    text = summary_table(np.stack(rows), title)
+    if yolo_rows:
+        errors = np.concatenate(yolo_rows)
+        errors = errors[np.isfinite(errors)]
+        text += (f"\n\nYOLO's own keypoints on the same views (the keypoint maps; {errors.size} COCO joints, "
+                 f"side-blind): median error / height {np.median(errors):.3f}, within 0.1 {np.mean(errors < 0.1):.2f}, "
+                 f"within 0.2 {np.mean(errors < 0.2):.2f}")  # fmt: skip
+    print_and_write(text, args.out)
 
 
 if __name__ == "__main__":
