@@ -18,29 +18,31 @@ from typing import List, Tuple
 
 import numpy as np
 
-from dataparsers.body25 import BODY25_JOINTS
+from dataparsers.body25 import BODY25_JOINTS, BODY25_MIRROR
 
 COCO_NAMES = ("Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist",
               "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle")  # fmt: skip
 """YOLO11-pose's (COCO's) keypoint order."""
 COCO_TO_BODY25 = [BODY25_JOINTS.index(name) for name in COCO_NAMES]
 """The BODY_25 index of each COCO joint (every COCO joint has a BODY_25 namesake)."""
+COCO_MIRROR = [COCO_TO_BODY25.index(BODY25_MIRROR[b]) for b in COCO_TO_BODY25]
+"""Each COCO joint's left/right partner (itself for the nose), from BODY_25's."""
 
 
 def side_blind_errors(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Per COCO joint: distance from YOLO's point to the true joint or, for a left/right joint, to its mirror joint,
     whichever is nearer; NaN where the truth is missing. ``found`` (17, 3), ``truth`` (17, 3) in COCO order."""
-    mirror = [COCO_NAMES.index(("L" + n[1:]) if n[0] == "R" else ("R" + n[1:])) if n[0] in "LR" else i
-              for i, n in enumerate(COCO_NAMES)]  # fmt: skip
     own = np.linalg.norm(found[:, :2] - truth[:, :2], axis=1)
-    other = np.linalg.norm(found[:, :2] - truth[mirror, :2], axis=1)
-    error = np.where(truth[mirror, 2] > 0, np.minimum(own, other), own)
+    other = np.linalg.norm(found[:, :2] - truth[COCO_MIRROR, :2], axis=1)
+    error = np.where(truth[COCO_MIRROR, 2] > 0, np.minimum(own, other), own)
     return np.where(truth[:, 2] > 0, error, np.nan)
 
 
 def read_views(root: Path, subjects: List[str], frames: List[int]) -> List[Tuple[np.ndarray, np.ndarray, float]]:
     """(masked RGB in [0, 1], COCO-order keypoints, mask height) of the odd cameras' views (the eval cameras)."""
     import cv2
+
+    from ghnerf_ns.data.person_scale import mask_box_height
 
     views = []
     for subject in subjects:
@@ -53,11 +55,11 @@ def read_views(root: Path, subjects: List[str], frames: List[int]) -> List[Tuple
                     continue
                 image = cv2.imread(str(folder / camera / f"{frame:06d}.jpg"))[:, :, ::-1] / 255.0
                 mask = cv2.imread(str(folder / "mask" / camera / f"{frame:06d}.png"), 0) > 0
-                rows = np.flatnonzero(mask.any(axis=1))
-                if rows.size == 0:
+                height = mask_box_height(mask)
+                if height is None:
                     continue
                 keypoints = np.asarray(annots["ims"][frame]["kpts2d"][index], dtype=float)[COCO_TO_BODY25]
-                views.append(((image * mask[..., None]).astype(np.float32), keypoints, float(rows[-1] - rows[0] + 1)))
+                views.append(((image * mask[..., None]).astype(np.float32), keypoints, float(height)))
     return views
 
 

@@ -85,13 +85,13 @@ class YoloPoseHumanEncoder(HumanEncoder):
                 f" ({err})"
             ) from err
         model = checkpoint["model"].float()
-        crop = config.yolo_keypoint_crop
-        if config.yolo_keypoint_maps and (crop < 64 or crop % 32):
-            raise GHNeRFConfigError(
-                f"--pipeline.model.human-encoder.yolo-keypoint-crop {crop}: YOLO needs a multiple of 32 (64 or more), "
-                "e.g. 256"
-            )
         if config.yolo_keypoint_maps:
+            crop = config.yolo_keypoint_crop
+            if crop < 64 or crop % 32:
+                raise GHNeRFConfigError(
+                    f"--pipeline.model.human-encoder.yolo-keypoint-crop {crop}: YOLO needs a multiple of 32 (64 or "
+                    "more), e.g. 256"
+                )
             # A frozen copy of the whole network: the backbone may be fine-tuned, the keypoint head stays as trained.
             self.keypoint_net: Optional[nn.ModuleList] = nn.ModuleList(copy.deepcopy(list(model.model))).eval()
             self.keypoint_net.requires_grad_(False)
