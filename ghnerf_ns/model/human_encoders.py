@@ -34,7 +34,7 @@ run under ``torch.no_grad``); ``trainable=True`` is "Fine" (fine-tuned, the pape
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Optional, Tuple
+from typing import Callable, Literal, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +105,15 @@ class HumanEncoderConfig(InstantiateConfig):
     """yolo-keypoint-maps: side in pixels of the square that YOLO's keypoint pass sees: each view's person (its
     non-black pixels) with a margin, 1.25 times their larger extent, resized to it (YOLO places a small person's joints
     less precisely; chosen on synthetic validation people: benchmarks/README.md). A multiple of 32."""
+    yolo_keypoint_prior: float = 0.0
+    """Not in the paper, needs yolo-keypoint-maps and heatmap-head: a gain G > 0 makes YOLO's keypoints the 2D pose
+    head's starting point instead of one more input. Each BODY_25 joint that COCO names (and the neck and the mid-hip,
+    at the midpoints of the shoulders and of the hips: two more maps) gets G times its YOLO map added to the head's
+    logits, so the head learns a correction to YOLO's keypoints; the feet stay the head's alone. 0: off."""
+    yolo_keypoint_prior_bound: float = 0.0
+    """yolo-keypoint-prior: the most (B) that the pose head's own logits of the joints YOLO gives may move from their
+    starting value, so that it cannot cancel a confident YOLO keypoint (one whose prior G x confidence exceeds 2B stays
+    the map's peak) on a person unlike the training people. The feet stay unbounded. 0: unbounded."""
     heatmap_head_feature_drop: float = 0.0
     """Not in the paper, needs extra channels (yolo-keypoint-maps) and heatmap-head: in training, the share of views
     whose image features the 2D pose head does not see (zeroed; the extra channels stay), so that it also learns to
@@ -153,6 +162,8 @@ class HumanEncoder(nn.Module):
     """Input pixels per low-resolution feature cell."""
     pad_multiple: int
     """Inputs are zero-padded to a multiple of this (the coarsest stride inside the network)."""
+    prior_joints: Optional[Sequence[int]] = None
+    """The joints that ``_heatmap_prior`` gives logits to (the only ones a heatmap-head bound applies to)."""
     extra_channels: int = 0
     """The last channels of ``out_channels`` that come from ``_whole_image_maps`` (never trained), not from the image
     features."""
@@ -178,6 +189,11 @@ class HumanEncoder(nn.Module):
         afterwards), at the encoder's stride; appended after ``_head``. None: no extra channels."""
         return None
 
+    def _heatmap_prior(self, feats: Float[Tensor, "num_views C h w"]) -> Optional[Tensor]:
+        """Logits added to the heatmap head's (``(num_views, NUM_JOINTS, h, w)``), computed from ``feats``; None: no
+        prior."""
+        return None
+
     def _finish_init(self) -> None:
         """Build the heatmap head and apply the frozen mode; call at the end of a subclass ``__init__``."""
         if self.config.heatmap_head:
@@ -186,7 +202,12 @@ class HumanEncoder(nn.Module):
                     f"{_CLI_PREFIX}.heatmap-head needs a human encoder with features; choose one with "
                     f"{_CLI_PREFIX}.name or turn the head off"
                 )
-            self.heatmap_head = SourceHeatmapHead(self.out_channels, NUM_JOINTS)
+            self.heatmap_head = SourceHeatmapHead(
+                self.out_channels,
+                NUM_JOINTS,
+                bound=self.config.yolo_keypoint_prior_bound,
+                bounded_joints=self.prior_joints,
+            )
         drop = self.config.heatmap_head_feature_drop
         if drop and (not 0.0 < drop < 1.0 or self.heatmap_head is None or self.extra_channels == 0):
             raise GHNeRFConfigError(
@@ -240,7 +261,9 @@ class HumanEncoder(nn.Module):
         feats = self._head(feats)
         if extra is not None:
             feats = torch.cat([feats, extra.to(feats.dtype)], dim=1)
-        heat = None if self.heatmap_head is None else self.heatmap_head(self._heatmap_head_input(feats))
+        heat = None
+        if self.heatmap_head is not None:
+            heat = self.heatmap_head(self._heatmap_head_input(feats), self._heatmap_prior(feats))
         if windows is None:
             return HumanFeatureMaps(feats, heat)
         return HumanFeatureMaps(self._unwindow(feats, windows), None if heat is None else self._unwindow(heat, windows))
@@ -491,6 +514,19 @@ def build_human_encoder(config: HumanEncoderConfig) -> HumanEncoder:
         raise GHNeRFConfigError(
             f"{_CLI_PREFIX}.yolo-keypoint-maps True needs {_CLI_PREFIX}.name yolo11n_pose (got {config.name!r}): "
             "the maps are YOLO11n-pose's own keypoints"
+        )
+    if config.yolo_keypoint_prior and (
+        config.yolo_keypoint_prior < 0 or not config.yolo_keypoint_maps or not config.heatmap_head
+    ):
+        raise GHNeRFConfigError(
+            f"{_CLI_PREFIX}.yolo-keypoint-prior {config.yolo_keypoint_prior}: needs a gain above 0, "
+            f"{_CLI_PREFIX}.yolo-keypoint-maps True and {_CLI_PREFIX}.heatmap-head True (it is added to that head's "
+            "logits)"
+        )
+    if config.yolo_keypoint_prior_bound and (config.yolo_keypoint_prior_bound < 0 or not config.yolo_keypoint_prior):
+        raise GHNeRFConfigError(
+            f"{_CLI_PREFIX}.yolo-keypoint-prior-bound {config.yolo_keypoint_prior_bound}: needs a bound above 0 and "
+            f"{_CLI_PREFIX}.yolo-keypoint-prior above 0 (the bound keeps the head from cancelling that prior)"
         )
     if config.name == "none":
         return NoHumanEncoder(config)

@@ -29,12 +29,35 @@ class SourceHeatmapHead(nn.Module):
 
     The output bias starts at ``logit(prior)`` with small last-layer weights (as ``g_h``, see
     :func:`ghnerf_ns.model.field.init_head_outputs`): every cell starts near the targets' typical value.
+
+    ``bound`` B > 0 keeps the logits of the ``bounded_joints`` (all joints when None) within ``logit(prior) +- B``
+    (``logit(prior) + B tanh((z - logit(prior)) / B)``, the identity near the start): with ``prior_logits`` added, the
+    head can then move a prior's peak by at most B, so a confident prior peak (above 2B) stays the map's maximum
+    whatever the head's features say. Joints without a prior should stay unbounded: a saturated tanh passes no
+    gradient, and a joint pushed to the bound everywhere early in training stays there.
     """
 
-    def __init__(self, in_channels: int, num_joints: int, hidden_dim: int = 64, prior: float = 0.01) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_joints: int,
+        hidden_dim: int = 64,
+        prior: float = 0.01,
+        bound: float = 0.0,
+        bounded_joints: Optional[Sequence[int]] = None,
+    ) -> None:
         super().__init__()
         if not 0.0 < prior < 1.0:
             raise ValueError(f"source heatmap prior must be in (0, 1), got {prior}")
+        if bound < 0.0:
+            raise ValueError(f"source heatmap logit bound must be 0 (none) or positive, got {bound}")
+        self.base_logit = math.log(prior / (1.0 - prior))
+        self.bound = bound
+        bounded = torch.ones(num_joints, dtype=torch.bool)
+        if bounded_joints is not None:
+            bounded = torch.zeros(num_joints, dtype=torch.bool)
+            bounded[list(bounded_joints)] = True
+        self.register_buffer("_bounded", bounded[:, None, None], persistent=False)
         self.layers = nn.Sequential(
             nn.Conv2d(in_channels, hidden_dim, kernel_size=1),
             nn.ReLU(),
@@ -44,11 +67,20 @@ class SourceHeatmapHead(nn.Module):
         )
         last = self.layers[-1]
         nn.init.normal_(last.weight, std=0.01)
-        nn.init.constant_(last.bias, math.log(prior / (1.0 - prior)))
+        nn.init.constant_(last.bias, self.base_logit)
 
-    def forward(self, features: Float[Tensor, "num_views C h w"]) -> Float[Tensor, "num_views J h w"]:
-        """Heatmaps in (0, 1) at the features' cells."""
-        return torch.sigmoid(self.layers(features))
+    def forward(
+        self,
+        features: Float[Tensor, "num_views C h w"],
+        prior_logits: Optional[Float[Tensor, "num_views J h w"]] = None,
+    ) -> Float[Tensor, "num_views J h w"]:
+        """Heatmaps in (0, 1) at the features' cells; ``prior_logits`` are added before the sigmoid (the head then
+        learns a correction to them)."""
+        logits = self.layers(features)
+        if self.bound > 0.0:
+            squashed = self.base_logit + self.bound * torch.tanh((logits - self.base_logit) / self.bound)
+            logits = torch.where(self._bounded, squashed, logits)
+        return torch.sigmoid(logits if prior_logits is None else logits + prior_logits)
 
 
 def cell_heatmap_targets(

@@ -10,10 +10,15 @@ package (AGPL-3.0, as are the weights: see docs/methods.md).
 With ``yolo_keypoint_maps`` the whole network (with its keypoint head, layer 23) also runs, frozen, on a square around
 each view's person enlarged to ``yolo_keypoint_crop`` pixels (YOLO finds a small person's joints less precisely): the
 most confident person's 17 COCO keypoints become 17 more feature channels, Gaussians at the feature cells weighted by
-the joint's and the person's confidence. A frozen network gives an image the same keypoints every time, so they are kept
-per image: a training set's views go through it once. They are features like the others: the model's BODY_25 keypoints
-stay its own pose head's, which learns on the training people what these maps mean for each BODY_25 joint (COCO has no
-neck, mid-hip or feet) and how far to trust them.
+the joint's and the person's confidence. A frozen network gives an image the same keypoints every time, so they are
+kept per image: a training set's views go through it once. They are features like the others: the model's BODY_25
+keypoints stay its own pose head's, which learns on the training people what these maps mean for each BODY_25 joint
+(COCO has no neck, mid-hip or feet) and how far to trust them.
+
+With ``yolo_keypoint_prior`` G they are also the pose head's starting point: G times each map (and two more, the neck
+and the mid-hip at the midpoints of the shoulders and of the hips) is added to the head's logits of its BODY_25 joint,
+and the head learns a correction (and the feet alone). ``yolo_keypoint_prior_bound`` B limits that correction to +-B
+logits, so the head cannot cancel a confident YOLO keypoint on a person unlike the training people.
 """
 
 import copy
@@ -27,6 +32,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from dataparsers.body25 import BODY25_JOINTS, NUM_JOINTS
 from ghnerf_ns.model.encoder_windows import EncoderWindows
 from ghnerf_ns.model.human_encoders import HumanEncoder, HumanEncoderConfig
 from ghnerf_ns.model.source_heatmaps import cell_heatmap_targets
@@ -39,6 +45,15 @@ TAPS = (2, 16, 19)
 NUM_KEYPOINTS = 17
 """COCO keypoints of YOLO11-pose's head; its output per anchor is box (4), person score (1), then (x, y, confidence) of
 each keypoint in input pixels."""
+COCO_NAMES = ("Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist",
+              "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle")  # fmt: skip
+"""YOLO11-pose's (COCO's) keypoint order."""
+COCO_TO_BODY25 = [BODY25_JOINTS.index(name) for name in COCO_NAMES]
+"""The BODY_25 index of each COCO joint (every COCO joint has a BODY_25 namesake)."""
+MIDPOINT_JOINTS = {"Neck": ("LShoulder", "RShoulder"), "MidHip": ("LHip", "RHip")}
+"""BODY_25 joints that COCO does not name but places between two of its joints (OpenPose's own convention)."""
+PRIOR_JOINTS = [*COCO_TO_BODY25, *(BODY25_JOINTS.index(name) for name in MIDPOINT_JOINTS)]
+"""The BODY_25 joint of each keypoint-prior channel: COCO's 17, then the neck and the mid-hip."""
 KEYPOINT_MAP_SIGMA_PX = 3.0
 """Standard deviation of the keypoint maps' Gaussians, in pixels of the encoded image (the presets' heatmap sigma)."""
 PERSON_CROP_SCALE = 1.25
@@ -47,6 +62,19 @@ NON_BLACK = 0.02
 """A pixel belongs to the person (masked images have black backgrounds) when a channel exceeds this."""
 KEYPOINT_CACHE_SIZE = 100_000
 """Images whose keypoints are kept (17 x 3 numbers each); the cache starts over when full."""
+
+
+def coco_to_body25(coco: Float[Tensor, "num_views 17 3"]) -> Float[Tensor, "num_views 25 3"]:
+    """COCO keypoints ``(x, y, confidence)`` as BODY_25: each at its namesake, the neck and the mid-hip at the midpoints
+    of the shoulders and of the hips (the lower confidence of the two), the feet missing (confidence 0)."""
+    body = coco.new_zeros(coco.shape[0], NUM_JOINTS, 3)
+    body[:, COCO_TO_BODY25] = coco
+    for name, (a, b) in MIDPOINT_JOINTS.items():
+        ia, ib = COCO_NAMES.index(a), COCO_NAMES.index(b)
+        middle = BODY25_JOINTS.index(name)
+        body[:, middle, :2] = (coco[:, ia, :2] + coco[:, ib, :2]) / 2.0
+        body[:, middle, 2] = torch.minimum(coco[:, ia, 2], coco[:, ib, 2])
+    return body
 
 
 def find_yolo_pose_weights() -> Optional[Path]:
@@ -108,7 +136,10 @@ class YoloPoseHumanEncoder(HumanEncoder):
         with torch.no_grad():
             probe = self._run(torch.zeros(1, 3, 64, 64), self.backbone.eval())
         self.backbone.train(mode)
-        self.extra_channels = NUM_KEYPOINTS if self.keypoint_net is not None else 0
+        # The keypoint maps' joints: COCO's 17 and, for the prior, the neck and the mid-hip.
+        self._map_joints = PRIOR_JOINTS if config.yolo_keypoint_prior > 0 else COCO_TO_BODY25
+        self.prior_joints = PRIOR_JOINTS if config.yolo_keypoint_prior > 0 else None
+        self.extra_channels = len(self._map_joints) if self.keypoint_net is not None else 0
         self.out_channels = int(sum(t.shape[1] for t in probe)) + self.extra_channels
         self._finish_init()
 
@@ -188,10 +219,19 @@ class YoloPoseHumanEncoder(HumanEncoder):
         """:meth:`person_keypoints` as Gaussians at the encoder's cells, each scaled by its confidence."""
         if self.keypoint_net is None:
             return None
-        keypoints = self.person_keypoints(images)
+        keypoints = coco_to_body25(self.person_keypoints(images))[:, self._map_joints]
         map_hw = (images.shape[-2] // self.stride, images.shape[-1] // self.stride)
         maps, _ = cell_heatmap_targets(keypoints, map_hw, self.stride, KEYPOINT_MAP_SIGMA_PX, images.shape[-2:])
         return maps * keypoints[..., 2, None, None].clamp(0.0, 1.0)
+
+    def _heatmap_prior(self, feats: Float[Tensor, "num_views C h w"]) -> Optional[Tensor]:
+        """``yolo_keypoint_prior`` times the keypoint maps (the last channels of ``feats``), at their BODY_25 joints."""
+        gain = self.config.yolo_keypoint_prior
+        if gain <= 0:
+            return None
+        prior = feats.new_zeros(feats.shape[0], NUM_JOINTS, *feats.shape[-2:])
+        prior[:, self._map_joints] = gain * feats[:, -self.extra_channels :]
+        return prior
 
     def _backbone_features(self, x: Tensor, windows: Optional[EncoderWindows] = None) -> Tensor:
         # The base class normalised with ImageNet's statistics; YOLO reads RGB in [0, 1].

@@ -134,6 +134,41 @@ def test_head_starts_at_its_prior():
     assert torch.allclose(maps, torch.full_like(maps, 0.01), atol=2e-3)
 
 
+class _FixedLogits(torch.nn.Module):
+    """Stands in for a head's layers: always the same logits."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.logits
+
+
+def test_bounded_head_cannot_cancel_a_confident_prior():
+    """Bound 8: the head's logits z become b + 8 tanh((z - b) / 8) with b = logit(0.01): a head that says b - 100 at
+    cell 0 and b + 100 at cell 1 gives b - 8 and b + 8 (tanh(12.5) = 1 to float precision), and b + 1 gives
+    b + 8 tanh(1 / 8) = b + 0.99480. So a prior of +20 at cell 0 stays the maximum (b + 12 against b + 8); unbounded,
+    the same head moves the peak to cell 1."""
+    b = math.log(0.01 / 0.99)
+    features, prior = torch.zeros(1, 1, 1, 2), torch.tensor([[[[20.0, 0.0]]]])
+    bounded, free = SourceHeatmapHead(1, 1, bound=8.0), SourceHeatmapHead(1, 1)
+    bounded.layers = _FixedLogits(torch.tensor([[[[b + 1.0, b + 1.0]]]]))
+    assert float(torch.logit(bounded(features).double())[0, 0, 0, 0]) == pytest.approx(b + 0.99480, abs=1e-4)
+    own = torch.tensor([[[[b - 100.0, b + 100.0]]]])
+    bounded.layers, free.layers = _FixedLogits(own), _FixedLogits(own)
+    logits = torch.logit(bounded(features, prior).double())
+    torch.testing.assert_close(logits, torch.tensor([[[[b + 12.0, b + 8.0]]]], dtype=torch.double), atol=1e-4, rtol=0)
+    assert int(free(features, prior).flatten().argmax()) == 1
+    two = SourceHeatmapHead(1, 2, bound=8.0, bounded_joints=[1])  # joint 0 unbounded, joint 1 bounded
+    two.layers = _FixedLogits(torch.tensor([[[[b + 100.0]], [[b + 100.0]]]]))
+    torch.testing.assert_close(torch.logit(two(torch.zeros(1, 1, 1, 1)).double()).flatten()[1], torch.tensor(b + 8.0,
+                               dtype=torch.double), atol=1e-4, rtol=0)  # fmt: skip
+    assert float(two(torch.zeros(1, 1, 1, 1)).flatten()[0]) == 1.0  # sigmoid(b + 100) in float32
+    with pytest.raises(ValueError, match="logit bound"):
+        SourceHeatmapHead(1, 1, bound=-1.0)
+
+
 def test_maps_are_read_at_the_projection_of_each_sample():
     """A map whose cells hold their own pixel's x coordinate gives back the projection's x (cells convention)."""
     sources, target, _ = _scene(num_views=2)

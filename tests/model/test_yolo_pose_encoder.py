@@ -13,7 +13,13 @@ from torch import nn
 
 from ghnerf_ns.model.encoder_windows import EncoderWindows
 from ghnerf_ns.model.human_encoders import HumanEncoderConfig, build_human_encoder
-from ghnerf_ns.model.yolo_pose_encoder import LAYERS, NUM_KEYPOINTS, TAPS, find_yolo_pose_weights
+from ghnerf_ns.model.yolo_pose_encoder import (
+    LAYERS,
+    NUM_KEYPOINTS,
+    TAPS,
+    coco_to_body25,
+    find_yolo_pose_weights,
+)
 from ghnerf_ns.runtime.user_errors import GHNeRFConfigError
 
 
@@ -211,6 +217,58 @@ def test_heatmap_head_feature_drop(tmp_path: Path) -> None:
     with pytest.raises(GHNeRFConfigError, match="heatmap-head-feature-drop 0.5: needs"):
         build_human_encoder(HumanEncoderConfig(name="yolo11n_pose", weights_path=path, heatmap_head=True,
                                                heatmap_head_feature_drop=0.5))  # fmt: skip
+
+
+def test_coco_to_body25_hand_case() -> None:
+    """Namesakes keep their values; the neck is the shoulders' midpoint with the lower confidence, the mid-hip the
+    hips'; the feet have none."""
+    coco = torch.zeros(1, NUM_KEYPOINTS, 3)
+    coco[0, 0] = torch.tensor([1.0, 2.0, 0.9])  # nose
+    coco[0, 5], coco[0, 6] = torch.tensor([10.0, 20.0, 0.8]), torch.tensor([30.0, 40.0, 0.6])  # L/R shoulder
+    coco[0, 11], coco[0, 12] = torch.tensor([12.0, 50.0, 0.5]), torch.tensor([20.0, 54.0, 0.7])  # L/R hip
+    coco[0, 16] = torch.tensor([7.0, 9.0, 0.3])  # right ankle
+    body = coco_to_body25(coco)[0]
+    # BODY_25: 0 nose, 1 neck, 2 RShoulder, 5 LShoulder, 8 MidHip, 9 RHip, 11 RAnkle, 12 LHip, 19-24 feet.
+    torch.testing.assert_close(body[0], torch.tensor([1.0, 2.0, 0.9]))
+    torch.testing.assert_close(body[1], torch.tensor([20.0, 30.0, 0.6]))
+    torch.testing.assert_close(body[2], torch.tensor([30.0, 40.0, 0.6]))
+    torch.testing.assert_close(body[5], torch.tensor([10.0, 20.0, 0.8]))
+    torch.testing.assert_close(body[8], torch.tensor([16.0, 52.0, 0.5]))
+    torch.testing.assert_close(body[9], torch.tensor([20.0, 54.0, 0.7]))
+    torch.testing.assert_close(body[11], torch.tensor([7.0, 9.0, 0.3]))
+    assert (body[19:] == 0).all()
+
+
+def test_keypoint_prior_is_added_to_the_pose_heads_logits(tmp_path: Path) -> None:
+    """With a prior gain of 10 the maps are 19 (COCO's, then the neck and the mid-hip), and the head's heatmaps are
+    sigmoid(its own logits + 10 * the map of each joint's YOLO keypoint): the nose (cell (4, 10), 0.45 as in the hand
+    case above) gets +4.5 there; joints YOLO does not name (the feet) get nothing. It needs the maps and the head."""
+    path = tmp_path / "with_head.pt"
+    torch.save({"model": _stand_in_with_head()}, path)
+    config = HumanEncoderConfig(name="yolo11n_pose", weights_path=path, yolo_keypoint_maps=True, heatmap_head=True,
+                                yolo_keypoint_prior=10.0)  # fmt: skip
+    encoder = build_human_encoder(config).eval()
+    assert encoder.extra_channels == NUM_KEYPOINTS + 2 and encoder.out_channels == 5 + 6 + 7 + 19
+    with torch.no_grad():
+        encoded = encoder.encode_lowres(_person_image(2, 50, 110))
+        logits = encoder.heatmap_head.layers(encoded.features)
+    expected_prior = torch.zeros_like(logits)
+    expected_prior[:, 0, 4, 10] = 4.5
+    expected_prior[:, 0, 4, 11] = 4.5 * math.exp(-16.0 / 18.0)
+    prior = torch.logit(encoded.heatmaps.double()) - logits.double()
+    torch.testing.assert_close(prior[:, 0, 4, 10:12], expected_prior[:, 0, 4, 10:12].double(), atol=1e-4, rtol=0)
+    assert float(prior[:, 0].abs().max()) == pytest.approx(4.5, abs=1e-4)
+    assert float(prior[:, 1:].abs().max()) < 1e-4  # no other joint has a confident YOLO keypoint
+    for bad in (dict(heatmap_head=False), dict(yolo_keypoint_maps=False), dict(yolo_keypoint_prior=-1.0)):
+        with pytest.raises(GHNeRFConfigError, match="yolo-keypoint-prior .*: needs a gain above 0"):
+            build_human_encoder(HumanEncoderConfig(**{**config.__dict__, **bad}))
+    for bad in (dict(yolo_keypoint_prior_bound=-8.0), dict(yolo_keypoint_prior=0.0, yolo_keypoint_prior_bound=8.0)):
+        with pytest.raises(GHNeRFConfigError, match="yolo-keypoint-prior-bound .*: needs a bound above 0"):
+            build_human_encoder(HumanEncoderConfig(**{**config.__dict__, **bad}))
+    bounded = build_human_encoder(HumanEncoderConfig(**{**config.__dict__, "yolo_keypoint_prior_bound": 8.0}))
+    assert bounded.heatmap_head.bound == 8.0
+    # Only the joints YOLO gives are bounded: COCO's 17 and the neck and mid-hip, not the six foot joints.
+    assert sorted(torch.nonzero(bounded.heatmap_head._bounded.flatten()).flatten().tolist()) == [*range(19)]
 
 
 def test_keypoint_maps_need_the_yolo_encoder_and_a_crop_yolo_can_read(stand_in_file: Path) -> None:
