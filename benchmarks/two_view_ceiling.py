@@ -14,6 +14,11 @@ keypoints triangulated. No model is run.
 
 prints, per noise level, the realised median 2D error over the person's height, and ``mpjpe_3d`` (mean and median, mm)
 with the share of the reference joints found, frames pooled.
+
+With ``--yolo`` (``make yolo-encoder``) one more row replaces the pose head by YOLO11n-pose's own keypoints on the same
+masked input views (as ``--pipeline.model.human-encoder.yolo-keypoint-maps`` computes them): its 17 COCO joints at their
+BODY_25 namesakes, the neck and the mid-hip at the midpoints of the shoulders and of the hips, the feet missing. That is
+what a pose head that kept YOLO's keypoints where COCO names them could lift at best.
 """
 
 import argparse
@@ -60,6 +65,8 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
     parser.add_argument("--noise", nargs="+", type=float, default=[0.0, 0.01, 0.02, 0.04],
                         help="2D error per axis, fractions of the person's height")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--yolo", action="store_true",
+                        help="also lift YOLO11n-pose's own keypoints (make yolo-encoder)")  # fmt: skip
     args = parser.parse_args(list(argv) or None)
 
     from dataparsers.easymocap_dataparser import EasyMocapDataParserConfig
@@ -83,6 +90,7 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
     rows_of = {key: rows for key, rows in frames.items() if key in test_frames and len(rows) >= 2}
     print(f"{args.capture}: {len(rows_of)} frame(s) with >= 2 input views at {args.resolution} px")
     prepared = []
+    yolo_views: List[np.ndarray] = []
     for (subject_idx, frame), rows in sorted(rows_of.items()):
         views = [load_view(sources, r, args.resolution, keypoints=read_keypoints(sources, r)) for r in rows]
         measured = [mask_box_height(v.mask) for v in views]
@@ -98,16 +106,24 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
         w2c = np.stack([v.w2c for v in views]).astype(np.float64)
         inlier_px = DEFAULT_INLIER_FRACTION * min(views[0].mask.shape)
         prepared.append((clean, K, w2c, heights, reference, inlier_px))
+        if args.yolo:
+            yolo_views.append(np.stack([v.image for v in views]))
 
+    levels: List[object] = [*args.noise, *(["yolo"] if args.yolo else [])]
+    yolo_keypoints = yolo_body25(yolo_views) if args.yolo else []
     results = []
     print("| 2D noise per axis (of height) | median 2D error (of height) | mpjpe_3d mm | median mm | found |")
     print("|---|---|---|---|---|")
-    for noise in args.noise:
+    for noise in levels:
         rng = np.random.default_rng(args.seed)  # each level's draws do not depend on the levels before it
         errors, found, known, twice, errors_2d = [], 0, 0, 0, []
-        for clean, K, w2c, heights, reference, inlier_px in prepared:
-            noisy = perturbed(clean, heights, noise, rng)
+        for i, (clean, K, w2c, heights, reference, inlier_px) in enumerate(prepared):
             seen = clean[..., 2] > 0
+            if noise == "yolo":
+                noisy = yolo_keypoints[i]
+                seen = seen & (noisy[..., 2] > 0)
+            else:
+                noisy = perturbed(clean, heights, float(noise), rng)
             errors_2d += list((np.linalg.norm(noisy[..., :2] - clean[..., :2], axis=-1) / heights[:, None])[seen])
             out = lift_errors(noisy, K, w2c, reference, inlier_px)
             errors += list(out["errors"])
@@ -123,9 +139,27 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
             "seen_twice": twice / max(known, 1),
         }
         results.append(row)
-        print(f"| {noise:.3f} | {row['median_2d']:.3f} | {row['mpjpe_3d']:.0f} | {row['median_3d']:.0f} | "
+        label = noise if isinstance(noise, str) else f"{noise:.3f}"
+        print(f"| {label} | {row['median_2d']:.3f} | {row['mpjpe_3d']:.0f} | {row['median_3d']:.0f} | "
               f"{found}/{known} ({row['found']:.0%}) |")  # fmt: skip
     return results
+
+
+def yolo_body25(frames: List[np.ndarray]) -> List[np.ndarray]:
+    """YOLO11n-pose's keypoints on each frame's input views ((views, H, W, 3) masked RGB) as (views, 25, 3) BODY_25
+    (:func:`~ghnerf_ns.model.yolo_pose_encoder.coco_to_body25`)."""
+    import torch
+
+    from ghnerf_ns.model.human_encoders import HumanEncoderConfig
+    from ghnerf_ns.model.yolo_pose_encoder import YoloPoseHumanEncoder, coco_to_body25
+
+    encoder = YoloPoseHumanEncoder(HumanEncoderConfig(name="yolo11n_pose", yolo_keypoint_maps=True)).eval()
+    out = []
+    with torch.no_grad():
+        for images in frames:
+            coco = encoder.person_keypoints(torch.from_numpy(images).permute(0, 3, 1, 2).float())
+            out.append(coco_to_body25(coco).double().numpy())
+    return out
 
 
 if __name__ == "__main__":

@@ -18,13 +18,9 @@ from typing import List, Tuple
 
 import numpy as np
 
-from dataparsers.body25 import BODY25_JOINTS, BODY25_MIRROR
+from dataparsers.body25 import BODY25_MIRROR
+from ghnerf_ns.model.yolo_pose_encoder import COCO_NAMES, COCO_TO_BODY25  # noqa: F401 (COCO_NAMES: for importers)
 
-COCO_NAMES = ("Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist",
-              "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle")  # fmt: skip
-"""YOLO11-pose's (COCO's) keypoint order."""
-COCO_TO_BODY25 = [BODY25_JOINTS.index(name) for name in COCO_NAMES]
-"""The BODY_25 index of each COCO joint (every COCO joint has a BODY_25 namesake)."""
 COCO_MIRROR = [COCO_TO_BODY25.index(BODY25_MIRROR[b]) for b in COCO_TO_BODY25]
 """Each COCO joint's left/right partner (itself for the nose), from BODY_25's."""
 

