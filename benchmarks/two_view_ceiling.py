@@ -150,10 +150,10 @@ def yolo_body25(frames: List[np.ndarray]) -> List[np.ndarray]:
     (:func:`~ghnerf_ns.model.yolo_pose_encoder.coco_to_body25`)."""
     import torch
 
-    from ghnerf_ns.model.human_encoders import HumanEncoderConfig
-    from ghnerf_ns.model.yolo_pose_encoder import YoloPoseHumanEncoder, coco_to_body25
+    from ghnerf_ns.model.human_encoders import HumanEncoderConfig, build_human_encoder
+    from ghnerf_ns.model.yolo_pose_encoder import coco_to_body25
 
-    encoder = YoloPoseHumanEncoder(HumanEncoderConfig(name="yolo11n_pose", yolo_keypoint_maps=True)).eval()
+    encoder = build_human_encoder(HumanEncoderConfig(name="yolo11n_pose", yolo_keypoint_maps=True)).eval()
     out = []
     with torch.no_grad():
         for images in frames:

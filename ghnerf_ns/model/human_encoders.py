@@ -99,7 +99,8 @@ class HumanEncoderConfig(InstantiateConfig):
     (ghnerf_ns/model/person_standardisation.py). Colour rendering does not read this encoder."""
     yolo_keypoint_maps: bool = False
     """yolo11n_pose only, not in the paper: also run YOLO11n-pose's own keypoint head (frozen) on each view and add the
-    most confident person's 17 COCO keypoints to the features as Gaussian maps weighted by confidence (17 channels).
+    most confident person's 17 COCO keypoints to the features as Gaussian maps weighted by confidence (17 channels;
+    19 with yolo-keypoint-prior, which adds the neck and the mid-hip).
     The model's keypoints stay its pose head's, which reads these maps (see ghnerf_ns/model/yolo_pose_encoder.py)."""
     yolo_keypoint_crop: int = 256
     """yolo-keypoint-maps: side in pixels of the square that YOLO's keypoint pass sees: each view's person (its

@@ -137,8 +137,8 @@ class YoloPoseHumanEncoder(HumanEncoder):
             probe = self._run(torch.zeros(1, 3, 64, 64), self.backbone.eval())
         self.backbone.train(mode)
         # The keypoint maps' joints: COCO's 17 and, for the prior, the neck and the mid-hip.
-        self._map_joints = PRIOR_JOINTS if config.yolo_keypoint_prior > 0 else COCO_TO_BODY25
         self.prior_joints = PRIOR_JOINTS if config.yolo_keypoint_prior > 0 else None
+        self._map_joints = self.prior_joints or COCO_TO_BODY25
         self.extra_channels = len(self._map_joints) if self.keypoint_net is not None else 0
         self.out_channels = int(sum(t.shape[1] for t in probe)) + self.extra_channels
         self._finish_init()
