@@ -15,13 +15,21 @@ keypoints projected through the calibration (magenta: person's left, cyan: right
 
     python benchmarks/real_person.py --load-config RUN/config.yml --capture data/p2s_single --work-dir /tmp/real \\
         --input-views 0 -1 2 --test-views 1 -1 2
+    # every camera in turn is the test view and all the others are the inputs (WORK/fold_<i>/, i: 0-based camera)
+    python benchmarks/real_person.py --load-config RUN/config.yml --capture data/p2s_single --work-dir /tmp/real_loo \\
+        --leave-one-out
+
+``--leave-one-out`` is the capture seen with all its cameras but one (three input views of a four-camera rig, the
+number of source views ``ghnerf-tiny`` trains with) beside the default's two input views: it prints each fold's
+figures and the pooled ones (``mpjpe_3d`` over all folds' joints, PCK over all folds' keypoints, PSNR and SSIM over all
+folds' images: :func:`pool_folds`).
 """
 
 import argparse
 import json
 import subprocess
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import yaml
@@ -79,25 +87,47 @@ def _draw(capture: Path, keypoints_dir: Path, out: Path, frame_index: int, heigh
     print(f"wrote {out} (frame {stem}, {int(valid.sum())}/25 joints from {doc['model_estimate']})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--load-config", type=Path, required=True, help="the trained run's config.yml")
-    parser.add_argument("--capture", type=Path, required=True, help="the EasyMocap-layout sequence folder")
-    parser.add_argument("--work-dir", type=Path, required=True, help="applied config, eval.json, keypoints, picture")
-    parser.add_argument("--input-views", nargs=3, type=int, default=[0, -1, 2], help="easymocap-data --input-views")
-    parser.add_argument("--test-views", nargs=3, type=int, default=[1, -1, 2], help="easymocap-data --test-views")
-    parser.add_argument("--resolution", type=int, default=None, help="ghnerf-apply --resolution (default: its choice)")
-    parser.add_argument("--eval-frames", nargs=3, type=int, default=[0, -1, 1], help="easymocap-data --eval-frames")
-    parser.add_argument("--picture-frame", type=int, default=2, help="which frame (index) the picture shows")
-    parser.add_argument("--picture-height", type=int, default=480)
-    args = parser.parse_args()
-    work = args.work_dir
+def pool_folds(folds: Sequence[Dict[str, Optional[float]]]) -> Dict[str, float]:
+    """ns-eval's results of several folds as one: each keypoint metric weighted by its joints (``pck`` by
+    ``pck_num_joints``, ``mpjpe_3d*`` by ``mpjpe_3d*_num_joints``; the counts and the missing joints summed), the image
+    metrics by ``num_images`` (equal weights where a fold lacks it). A metric that some fold lacks, or that no fold
+    scored (ns-eval's None, e.g. ``mpjpe_3d_triangulated`` with one test view), is left out."""
+    pooled: Dict[str, float] = {}
+    images = [f.get("num_images") for f in folds]
+    image_weights = [float(n) for n in images] if all(n is not None for n in images) else [1.0] * len(folds)
+    for key in ("psnr", "ssim", "heatmap_mse", "heatmap_mse_zero"):
+        values = [f.get(key) for f in folds]
+        if all(v is not None for v in values) and sum(image_weights) > 0:
+            pooled[key] = float(np.average(values, weights=image_weights))
+    counted = ["pck", *sorted(k for k in folds[0] if k.startswith("mpjpe_3d") and f"{k}_num_joints" in folds[0])]
+    for key in counted:
+        count = "pck_num_joints" if key == "pck" else f"{key}_num_joints"
+        pairs = [(f.get(key), f.get(count)) for f in folds]
+        if any(c is None for _, c in pairs) or any(v is None and c for v, c in pairs):
+            continue
+        total = float(sum(c for _, c in pairs))
+        pooled[count] = total
+        if total > 0:
+            pooled[key] = float(sum(v * c for v, c in pairs if c) / total)
+        missing = [f.get(f"{key}_num_missing") for f in folds]
+        if key != "pck" and all(m is not None for m in missing):
+            pooled[f"{key}_num_missing"] = float(sum(missing))
+    return pooled
+
+
+def _camera_count(capture: Path) -> int:
+    from ghnerf_ns.teacher.capture import read_rig, sequence_cameras
+
+    return len(sequence_cameras(capture, read_rig(capture)))
+
+
+def _evaluate(args: argparse.Namespace, capture: Path, work: Path, views: List[str]) -> Dict[str, float]:
+    """ghnerf-apply, ns-eval and ghnerf-keypoints into ``work`` with easymocap-data's camera options ``views``; prints
+    and returns ns-eval's results and draws the picture."""
     work.mkdir(parents=True, exist_ok=True)
-    capture = args.capture.resolve()
     resolution = [] if args.resolution is None else ["--resolution", str(args.resolution)]
     _run(["ghnerf-apply", "--load-config", str(args.load_config), "--data", str(capture), *resolution,
-          "--output-dir", str(work / "applied"), "easymocap-data", "--test-subjects", capture.name,
-          "--input-views", *map(str, args.input_views), "--test-views", *map(str, args.test_views),
+          "--output-dir", str(work / "applied"), "easymocap-data", "--test-subjects", capture.name, *views,
           "--eval-frames", *map(str, args.eval_frames)])  # fmt: skip
     config = work / "applied" / "config.yml"
     _run(["ns-eval", "--load-config", str(config), "--output-path", str(work / "eval.json")])
@@ -106,9 +136,58 @@ def main() -> None:
     applied = yaml.load(config.read_text(), Loader=yaml.Loader)
     print(f"{'working resolution':28s} {applied.pipeline.datamanager.resolution}")
     for key in METRICS:
-        if key in results:
+        if results.get(key) is not None:
             print(f"{key:28s} {results[key]:.4g}")
     _draw(capture, work / "keypoints", work / "real_person.png", args.picture_frame, args.picture_height)
+    return results
+
+
+def _figure(value: Optional[float], spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _print_folds(names: Sequence[str], folds: Sequence[Dict[str, Optional[float]]]) -> None:
+    pooled = pool_folds(folds)
+    print("\n| test camera | PSNR | SSIM | PCK@0.2 | mpjpe_3d mm | joints found | volumetric mm |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in [*zip(names, folds), ("all folds", pooled)]:
+        found, missing = r.get("mpjpe_3d_num_joints") or 0, r.get("mpjpe_3d_num_missing") or 0
+        share = f"{found:.0f} of {found + missing:.0f} ({found / (found + missing):.0%})" if found + missing else ""
+        print(f"| {name} | {_figure(r.get('psnr'), '.2f')} | {_figure(r.get('ssim'), '.3f')} | "
+              f"{_figure(r.get('pck'), '.3f')} | {_figure(r.get('mpjpe_3d'), '.0f')} | {share} | "
+              f"{_figure(r.get('mpjpe_3d_volumetric'), '.0f')} |")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--load-config", type=Path, required=True, help="the trained run's config.yml")
+    parser.add_argument("--capture", type=Path, required=True, help="the EasyMocap-layout sequence folder")
+    parser.add_argument("--work-dir", type=Path, required=True, help="applied config, eval.json, keypoints, picture")
+    parser.add_argument("--input-views", nargs=3, type=int, default=[0, -1, 2], help="easymocap-data --input-views")
+    parser.add_argument("--test-views", nargs=3, type=int, default=[1, -1, 2], help="easymocap-data --test-views")
+    parser.add_argument("--leave-one-out", action="store_true",
+                        help="each camera in turn is the test view, the others the inputs (folds pooled)")  # fmt: skip
+    parser.add_argument("--resolution", type=int, default=None, help="ghnerf-apply --resolution (default: its choice)")
+    parser.add_argument("--eval-frames", nargs=3, type=int, default=[0, -1, 1], help="easymocap-data --eval-frames")
+    parser.add_argument("--picture-frame", type=int, default=2, help="which frame (index) the picture shows")
+    parser.add_argument("--picture-height", type=int, default=480)
+    args = parser.parse_args()
+    capture = args.capture.resolve()
+    if not args.leave_one_out:
+        views = ["--input-views", *map(str, args.input_views), "--test-views", *map(str, args.test_views)]
+        _evaluate(args, capture, args.work_dir, views)
+        return
+    num_cameras = _camera_count(capture)
+    if num_cameras < 3:
+        raise SystemExit(f"--leave-one-out needs >= 3 cameras (2 inputs and a test view); {capture} has {num_cameras}")
+    names, folds = [], []
+    for test in range(num_cameras):
+        inputs = [str(c) for c in range(num_cameras) if c != test]
+        views = ["--input-view-ids", *inputs, "--test-view-ids", str(test)]
+        print(f"\n== fold: test camera {test}, input cameras {' '.join(inputs)}", flush=True)
+        folds.append(_evaluate(args, capture, args.work_dir / f"fold_{test}", views))
+        names.append(str(test))
+    _print_folds(names, folds)
 
 
 if __name__ == "__main__":

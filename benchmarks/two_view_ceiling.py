@@ -11,6 +11,8 @@ keypoints triangulated. No model is run.
 
     python benchmarks/two_view_ceiling.py --capture data/p2s_single --resolution 192 \\
         --input-views 0 -1 2 --test-views 1 -1 2 --noise 0 0.01 0.02 0.04
+    # three input views of the four (camera 1 left out as the test view)
+    python benchmarks/two_view_ceiling.py --capture data/p2s_single --input-view-ids 0 2 3 --test-view-ids 1 --noise 0
 
 prints, per noise level, the realised median 2D error over the person's height, and ``mpjpe_3d`` (mean and median, mm)
 with the share of the reference joints found, frames pooled.
@@ -61,6 +63,10 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
     parser.add_argument("--resolution", type=int, default=192, help="working long side, as ghnerf-apply chose")
     parser.add_argument("--input-views", nargs=3, type=int, default=[0, -1, 2], help="easymocap-data --input-views")
     parser.add_argument("--test-views", nargs=3, type=int, default=[1, -1, 2], help="easymocap-data --test-views")
+    parser.add_argument("--input-view-ids", nargs="+", type=int, default=[],
+                        help="easymocap-data --input-view-ids (overrides --input-views)")  # fmt: skip
+    parser.add_argument("--test-view-ids", nargs="+", type=int, default=[],
+                        help="easymocap-data --test-view-ids (overrides --test-views)")  # fmt: skip
     parser.add_argument("--eval-frames", nargs=3, type=int, default=[0, -1, 1], help="easymocap-data --eval-frames")
     parser.add_argument("--noise", nargs="+", type=float, default=[0.0, 0.01, 0.02, 0.04],
                         help="2D error per axis, fractions of the person's height")  # fmt: skip
@@ -79,6 +85,7 @@ def main(argv: Sequence[str] = ()) -> List[Dict[str, float]]:
 
     config = EasyMocapDataParserConfig(
         data=args.capture, input_views=tuple(args.input_views), test_views=tuple(args.test_views),
+        input_view_ids=tuple(args.input_view_ids), test_view_ids=tuple(args.test_view_ids),
         eval_frames=tuple(args.eval_frames),
     )  # fmt: skip
     meta = config.setup().get_dataparser_outputs("test").metadata

@@ -1,0 +1,43 @@
+"""benchmarks/real_person.py's pooling of leave-one-camera-out folds, on a hand case (the script's runs need a trained
+model and a real capture, so they stay out of the tests)."""
+
+import pytest
+
+from tests.script_modules import script_module
+
+
+@pytest.fixture(scope="module")
+def rp():
+    with script_module("benchmarks/real_person.py") as module:
+        yield module
+
+
+def test_pool_folds_weights_by_counts(rp):
+    folds = [
+        {"psnr": 20.0, "ssim": 0.6, "pck": 0.5, "pck_num_joints": 10, "mpjpe_3d": 100.0, "mpjpe_3d_num_joints": 30,
+         "mpjpe_3d_num_missing": 5},
+        {"psnr": 22.0, "ssim": 0.8, "pck": 1.0, "pck_num_joints": 30, "mpjpe_3d": 200.0, "mpjpe_3d_num_joints": 10,
+         "mpjpe_3d_num_missing": 15},
+    ]  # fmt: skip
+    pooled = rp.pool_folds(folds)
+    assert pooled["psnr"] == pytest.approx(21.0) and pooled["ssim"] == pytest.approx(0.7)
+    assert pooled["pck"] == pytest.approx((0.5 * 10 + 1.0 * 30) / 40) and pooled["pck_num_joints"] == 40
+    assert pooled["mpjpe_3d"] == pytest.approx((100.0 * 30 + 200.0 * 10) / 40) == 125.0
+    assert pooled["mpjpe_3d_num_joints"] == 40 and pooled["mpjpe_3d_num_missing"] == 20
+
+
+def test_pool_folds_image_weights_and_unscored_metrics(rp):
+    folds = [
+        {"psnr": 20.0, "num_images": 1, "mpjpe_3d_triangulated": None, "mpjpe_3d_triangulated_num_joints": 0},
+        {"psnr": 24.0, "num_images": 3, "mpjpe_3d_triangulated": None, "mpjpe_3d_triangulated_num_joints": 0},
+    ]
+    pooled = rp.pool_folds(folds)
+    assert pooled["psnr"] == pytest.approx((20.0 + 3 * 24.0) / 4)
+    # one test view per fold: nothing triangulated anywhere, so a count of 0 and no value
+    assert pooled["mpjpe_3d_triangulated_num_joints"] == 0 and "mpjpe_3d_triangulated" not in pooled
+    assert "pck" not in pooled  # no fold has it
+
+
+def test_pool_folds_skips_a_metric_a_fold_lacks(rp):
+    pooled = rp.pool_folds([{"psnr": 20.0, "pck": 0.5, "pck_num_joints": 4}, {"psnr": 24.0}])
+    assert pooled == {"psnr": 22.0}
