@@ -78,6 +78,11 @@ class GHNeRFModelConfig(ModelConfig):
     source_view_inlier_fraction: float = 0.04
     """'source-views' 3D keypoints: reprojection distance within which an input view supports a joint, as a fraction
     of the input images' shorter side."""
+    source_view_box: bool = True
+    """'source-views' 3D keypoints: a joint triangulated outside the person's 3D box (the box the cost volume is built
+    in) is not found. Two views can agree on a wrong match between them (a foot matched with the other foot's
+    epipolar neighbour) and put a joint far off the body; the box rejects it (benchmarks/README.md, "Three input
+    views of a real person")."""
     volumetric_resolution: int = 40
     """3D keypoints: grid points per axis of the volumetric query over the person's box (peaks refined below a
     voxel)."""
@@ -219,7 +224,9 @@ class GHNeRFModel(Model):
             pose = human_features_for(self.human_encoder, pose_views, pose_boxes.to(target.box), margin=0)
             pose_heatmaps = pose.heatmaps
         features, heatmaps = (None, None) if human is None else (human.features, human.heatmaps)
-        keypoints_3d = self.source_keypoints_3d(sources, heatmaps) if self.network.config.joint_conditioning else None
+        keypoints_3d = None
+        if self.network.config.joint_conditioning:
+            keypoints_3d = self.source_keypoints_3d(sources, heatmaps, target.box)
         # The network's forward, in its three steps: the volumetric points need the encoding and the volumes too.
         encoded = self._encode_network(sources, features, heatmaps, keypoints_3d)
         volumes = self.network.build_volumes(encoded, target)
@@ -395,15 +402,17 @@ class GHNeRFModel(Model):
 
         key = source_cache_key(sources, weights_version(self.network, self.human_encoder))
         return self._encode_cache.get_or_encode(
-            key, lambda: self._encode(sources, human_features_for(self.human_encoder, sources, box))
+            key, lambda: self._encode(sources, human_features_for(self.human_encoder, sources, box), box)
         )
 
-    def _encode(self, sources: SourceViews, human: Optional[HumanFeatureMaps]) -> EncodedSources:
+    def _encode(
+        self, sources: SourceViews, human: Optional[HumanFeatureMaps], box: Optional[Tensor] = None
+    ) -> EncodedSources:
         """The network's per-source encoding with the human encoder's maps (None: no human encoder) and, with a pose
-        head, the 3D keypoints estimated from these views."""
+        head, the 3D keypoints estimated from these views (inside ``box``, the person's 3D box, when given)."""
         if human is None:
             return self.network.encode(sources)
-        keypoints_3d = self.source_keypoints_3d(sources, human.heatmaps)
+        keypoints_3d = self.source_keypoints_3d(sources, human.heatmaps, box)
         return self._encode_network(sources, human.features, human.heatmaps, keypoints_3d)
 
     def _encode_network(
@@ -419,9 +428,12 @@ class GHNeRFModel(Model):
             heatmaps = either_side_evidence(heatmaps, BODY25_MIRROR)
         return self.network.encode(sources, features, heatmaps, keypoints_3d)
 
-    def source_keypoints_3d(self, sources: SourceViews, maps: Optional[Tensor]) -> Optional[Tensor]:
+    def source_keypoints_3d(
+        self, sources: SourceViews, maps: Optional[Tensor], box: Optional[Tensor] = None
+    ) -> Optional[Tensor]:
         """The person's 3D keypoints ``(x, y, z, valid)`` [J, 4] from the pose head's ``maps`` of ``sources`` (the
-        source-view estimate of exactly these views), or None without maps or with one view."""
+        source-view estimate of exactly these views), or None without maps or with one view. ``box``: the person's 3D
+        box at these views' frame; with ``source_view_box`` a joint outside it is not found."""
         from ghnerf_ns.keypoints.source_view_keypoints import keypoints_3d_from_source_maps
 
         if maps is None:
@@ -429,7 +441,7 @@ class GHNeRFModel(Model):
         cfg = self.config
         return keypoints_3d_from_source_maps(
             maps, sources.K, sources.w2c, min(sources.hw), self.human_encoder.stride, cfg.keypoint_threshold,
-            cfg.source_view_inlier_fraction, cfg.source_view_sides,
+            cfg.source_view_inlier_fraction, cfg.source_view_sides, box if cfg.source_view_box else None,
         )  # fmt: skip
 
     @property

@@ -69,6 +69,12 @@ def keypoints_from_maps(
     return torch.stack(keypoints)
 
 
+def inside_box(points: Float[Tensor, "num_joints 3"], box: Float[Tensor, "2 3"]) -> Bool[Tensor, " num_joints"]:
+    """Whether each point lies in the axis-aligned ``box`` (min, max corners; boundary included)."""
+    box = box.to(points)
+    return ((points >= box[0]) & (points <= box[1])).all(dim=-1)
+
+
 def triangulate_source_views(
     keypoints: Float[Tensor, "num_views num_joints 3"],
     K: Float[Tensor, "num_views 3 3"],
@@ -76,13 +82,19 @@ def triangulate_source_views(
     inlier_px: float,
     threshold: float,
     sides: SourceViewSides = "body-frame",
+    box: Optional[Float[Tensor, "2 3"]] = None,
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
-    """3D joints ``(x, y, z, score)`` and validity from per-view 2D keypoints (pixels): the consensus triangulation,
-    then, for ``sides="body-frame"``, the body frame names every left/right pair (the views' vote stands where no body
-    frame can be formed). ``keypoints`` of a pair may carry arbitrary labels for ``body-frame``."""
+    """3D joints ``(x, y, z, score)`` and validity from per-view 2D keypoints (pixels): the consensus triangulation;
+    with a ``box`` (the person's, world frame) a joint outside it is not found (a wrong match that the views agreed
+    on); then, for ``sides="body-frame"``, the body frame names every left/right pair from the joints kept (the
+    views' vote stands where no body frame can be formed). ``keypoints`` of a pair may carry arbitrary labels for
+    ``body-frame``."""
     if sides not in ("body-frame", "vote"):
         raise ValueError(f"--pipeline.model.source-view-sides must be 'body-frame' or 'vote', got {sides!r}")
     points, valid = triangulate_robust(keypoints, K, w2c, BODY25_MIRROR, inlier_px, threshold)
+    if box is not None:
+        valid = valid & inside_box(points[:, :3], box)
+        points = torch.where(valid[:, None], points, torch.zeros_like(points))
     if sides == "body-frame":
         named, named_valid, count = name_sides(points.detach().cpu().double().numpy(), valid.cpu().numpy())
         if count > 0:
@@ -100,14 +112,17 @@ def keypoints_3d_from_source_maps(
     threshold: float,
     inlier_fraction: float,
     sides: SourceViewSides = "body-frame",
+    box: Optional[Float[Tensor, "2 3"]] = None,
 ) -> Optional[Float[Tensor, "num_joints 4"]]:
     """The source-view estimate from pose-head ``maps`` already computed for a set of views (a render's sources):
     ``(x, y, z, valid)`` per joint on the maps' device, or None with fewer than two views (no triangulation).
-    ``image_side``: the views' shorter side in pixels (the inlier radius is ``inlier_fraction`` of it)."""
+    ``image_side``: the views' shorter side in pixels (the inlier radius is ``inlier_fraction`` of it). ``box``: the
+    person's 3D box; joints outside it are not found."""
     if maps.shape[0] < 2:
         return None
     keypoints = keypoints_from_maps(list(maps.detach().cpu()), stride, threshold, side_blind=sides == "body-frame")
     points, valid = triangulate_source_views(
-        keypoints, K.detach().cpu(), w2c.detach().cpu(), inlier_fraction * image_side, threshold, sides
-    )
+        keypoints, K.detach().cpu(), w2c.detach().cpu(), inlier_fraction * image_side, threshold, sides,
+        None if box is None else box.detach().cpu(),
+    )  # fmt: skip
     return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1).to(maps.device, maps.dtype)

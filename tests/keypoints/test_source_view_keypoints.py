@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from dataparsers.body25 import BODY25_MIRROR
-from ghnerf_ns.keypoints.source_view_keypoints import triangulate_source_views
+from dataparsers.body25 import BODY25_JOINTS, BODY25_MIRROR
+from ghnerf_ns.keypoints.source_view_keypoints import inside_box, triangulate_source_views
 from ghnerf_ns.synth.skeleton import pose_at, sample_body_shape, sample_motion
 from tests.keypoints.test_triangulation import _project, _rig
 
@@ -45,3 +45,34 @@ def test_unknown_side_rule_is_named_in_the_error():
     keypoints = torch.zeros(2, 25, 3, dtype=torch.float64)
     with pytest.raises((ValueError, TypeError), match="source-view-sides|sides"):
         triangulate_source_views(keypoints, K, w2c, 4.0, 0.1, sides="majority")  # type: ignore[arg-type]
+
+
+def test_inside_box_hand_case():
+    box = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    points = torch.tensor([[0.5, 1.0, 1.5], [1.0, 2.0, 3.0], [1.01, 1.0, 1.0], [0.5, -0.1, 1.0]])
+    assert inside_box(points, box).tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize("sides", ["body-frame", "vote"])
+def test_box_drops_a_joint_that_two_views_agree_on_off_the_body(sides):
+    """Two of three views place the nose where a point 1 m beside the person projects (a wrong match the views agree
+    on), the third misses it: the consensus keeps that point; the person's box drops it and leaves every other joint
+    as it was."""
+    joints = _person_in_ring(0)
+    K, w2c = _rig(3)
+    truth = torch.from_numpy(joints)
+    joint = BODY25_JOINTS.index("Nose")
+    wrong = truth.clone()
+    wrong[joint] += torch.tensor([1.0, 0.0, 0.0], dtype=truth.dtype)
+    uv = _project(wrong, K, w2c)
+    keypoints = torch.cat([uv, torch.full_like(uv[..., :1], 0.8)], dim=-1)
+    keypoints[2, joint, 2] = 0.0
+    box = torch.stack([truth.min(dim=0).values - 0.1, truth.max(dim=0).values + 0.1])
+    loose, loose_valid = triangulate_source_views(keypoints, K, w2c, 4.0, 0.1, sides)
+    assert loose_valid[joint] and torch.linalg.norm(loose[joint, :3] - truth[joint]) > 0.9
+    boxed, boxed_valid = triangulate_source_views(keypoints, K, w2c, 4.0, 0.1, sides, box=box)
+    assert not boxed_valid[joint] and torch.all(boxed[joint] == 0)
+    others = torch.arange(25) != joint
+    assert torch.equal(boxed_valid[others], loose_valid[others])
+    kept = others & boxed_valid
+    torch.testing.assert_close(boxed[kept], loose[kept])
