@@ -8,7 +8,9 @@ render's own source views, or every input camera of the frame) are triangulated 
 (:func:`keypoints_3d_from_source_maps`), so each render has the estimate of exactly its own views; with joint
 conditioning the field reads it (:mod:`ghnerf_ns.model.joint_code`). Only the input images and their calibration are
 used, as for the volumetric estimate. A consensus over views drops the views whose keypoint is off; with two views
-there is nothing to outvote, so a wrong view shows (benchmarks/README.md).
+there is nothing to outvote, so a wrong view shows (benchmarks/README.md). Two views can also agree on a wrong match
+and put a joint far off the body: given the person's 3D box (``--pipeline.model.source-view-box``), a joint outside it
+is not found.
 
 Left and right (``--pipeline.model.source-view-sides``). A pose head learns where a wrist is long before it learns
 which wrist it is: early in training it names a left/right pair wrongly in a third of the views, or puts both labels
