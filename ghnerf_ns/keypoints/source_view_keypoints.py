@@ -35,6 +35,7 @@ from ghnerf_ns.keypoints.pair_naming import side_blind_pair_keypoints
 from ghnerf_ns.keypoints.peaks2d import extract_keypoints_2d
 from ghnerf_ns.keypoints.robust_triangulation import triangulate_robust
 from ghnerf_ns.keypoints.side_assignment import name_sides
+from ghnerf_ns.model.geometry import inside_box
 
 SourceViewSides = Literal["body-frame", "vote"]
 
@@ -69,12 +70,6 @@ def keypoints_from_maps(
         # Cell (i, j) holds pixel (s j + (s - 1) / 2, s i + (s - 1) / 2) (the encoders' cell convention).
         keypoints.append(torch.cat([kp[:, :2] * stride + (stride - 1) / 2.0, kp[:, 2:]], -1))
     return torch.stack(keypoints)
-
-
-def inside_box(points: Float[Tensor, "num_joints 3"], box: Float[Tensor, "2 3"]) -> Bool[Tensor, " num_joints"]:
-    """Whether each point lies in the axis-aligned ``box`` (min, max corners; boundary included)."""
-    box = box.to(points)
-    return ((points >= box[0]) & (points <= box[1])).all(dim=-1)
 
 
 def triangulate_source_views(
@@ -124,7 +119,6 @@ def keypoints_3d_from_source_maps(
         return None
     keypoints = keypoints_from_maps(list(maps.detach().cpu()), stride, threshold, side_blind=sides == "body-frame")
     points, valid = triangulate_source_views(
-        keypoints, K.detach().cpu(), w2c.detach().cpu(), inlier_fraction * image_side, threshold, sides,
-        None if box is None else box.detach().cpu(),
-    )  # fmt: skip
+        keypoints, K.detach().cpu(), w2c.detach().cpu(), inlier_fraction * image_side, threshold, sides, box
+    )
     return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1).to(maps.device, maps.dtype)

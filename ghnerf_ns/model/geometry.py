@@ -182,6 +182,13 @@ def box_corners(box: Float[Tensor, "2 3"]) -> Float[Tensor, "8 3"]:
     return torch.where(bits.bool(), box[1], box[0])
 
 
+def inside_box(points: Float[Tensor, "N 3"], box: Float[Tensor, "2 3"]) -> Bool[Tensor, " N"]:
+    """Whether each point lies in the axis-aligned ``box`` (min, max corners; boundary included), on the points'
+    device."""
+    box = box.to(points)
+    return ((points >= box[0]) & (points <= box[1])).all(dim=-1)
+
+
 def box_in_front(box: Float[Tensor, "2 3"], w2c: Float[Tensor, "4 4"], min_near: float = 0.1) -> bool:
     """Whether some corner of the box lies beyond ``min_near`` in front of the camera (else :func:`box_near_far`
     raises)."""

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dataparsers.body25 import BODY25_JOINTS, BODY25_MIRROR
-from ghnerf_ns.keypoints.source_view_keypoints import inside_box, triangulate_source_views
+from ghnerf_ns.keypoints.source_view_keypoints import triangulate_source_views
 from ghnerf_ns.synth.skeleton import pose_at, sample_body_shape, sample_motion
 from tests.keypoints.test_triangulation import _project, _rig
 
@@ -45,12 +45,6 @@ def test_unknown_side_rule_is_named_in_the_error():
     keypoints = torch.zeros(2, 25, 3, dtype=torch.float64)
     with pytest.raises((ValueError, TypeError), match="source-view-sides|sides"):
         triangulate_source_views(keypoints, K, w2c, 4.0, 0.1, sides="majority")  # type: ignore[arg-type]
-
-
-def test_inside_box_hand_case():
-    box = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
-    points = torch.tensor([[0.5, 1.0, 1.5], [1.0, 2.0, 3.0], [1.01, 1.0, 1.0], [0.5, -0.1, 1.0]])
-    assert inside_box(points, box).tolist() == [True, True, False, False]
 
 
 @pytest.mark.parametrize("sides", ["body-frame", "vote"])

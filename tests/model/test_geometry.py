@@ -16,6 +16,7 @@ from ghnerf_ns.model.geometry import (
     cameras_to_opencv,
     distance_to_z_depth,
     image_pixels,
+    inside_box,
     intrinsics_from_nerfstudio,
     intrinsics_to_nerfstudio,
     pixel_directions,
@@ -127,3 +128,9 @@ def test_box_mask_hand_case():
     expected = torch.zeros(20, 24, dtype=torch.bool)
     expected[8:13, 8:13] = True
     assert torch.equal(mask, expected)
+
+
+def test_inside_box_hand_case():
+    box = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    points = torch.tensor([[0.5, 1.0, 1.5], [1.0, 2.0, 3.0], [1.01, 1.0, 1.0], [0.5, -0.1, 1.0]])
+    assert inside_box(points, box).tolist() == [True, True, False, False]
