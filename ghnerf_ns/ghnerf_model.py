@@ -83,6 +83,11 @@ class GHNeRFModelConfig(ModelConfig):
     in) is not found. Two views can agree on a wrong match between them (a foot matched with the other foot's
     epipolar neighbour) and put a joint far off the body; the box rejects it (benchmarks/README.md, "Three input
     views of a real person")."""
+    source_view_bone_bounds: bool = False
+    """'source-views' 3D keypoints: a joint farther from every point of its parent joint (the wrist from the elbows,
+    a toe from the ankles) than the longest such bone among the synthetic training people plus a margin is not found.
+    A pose head can fire on the wrong body part in every view at once (a hand taken for a foot), and the views then
+    agree on it (ghnerf_ns/keypoints/bone_bounds.py; benchmarks/README.md, "Bones that cannot be that long")."""
     volumetric_resolution: int = 40
     """3D keypoints: grid points per axis of the volumetric query over the person's box (peaks refined below a
     voxel)."""
@@ -442,6 +447,7 @@ class GHNeRFModel(Model):
         return keypoints_3d_from_source_maps(
             maps, sources.K, sources.w2c, min(sources.hw), self.human_encoder.stride, cfg.keypoint_threshold,
             cfg.source_view_inlier_fraction, cfg.source_view_sides, box if cfg.source_view_box else None,
+            cfg.source_view_bone_bounds,
         )  # fmt: skip
 
     @property

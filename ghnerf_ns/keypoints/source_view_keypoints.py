@@ -10,7 +10,8 @@ conditioning the field reads it (:mod:`ghnerf_ns.model.joint_code`). Only the in
 used, as for the volumetric estimate. A consensus over views drops the views whose keypoint is off; with two views
 there is nothing to outvote, so a wrong view shows (benchmarks/README.md). Two views can also agree on a wrong match
 and put a joint far off the body: given the person's 3D box (``--pipeline.model.source-view-box``), a joint outside it
-is not found.
+is not found; with ``--pipeline.model.source-view-bone-bounds`` neither is a joint farther from its parent joint than a
+bone can reach (:mod:`~ghnerf_ns.keypoints.bone_bounds`: the views can agree on a hand taken for a foot).
 
 Left and right (``--pipeline.model.source-view-sides``). A pose head learns where a wrist is long before it learns
 which wrist it is: early in training it names a left/right pair wrongly in a third of the views, or puts both labels
@@ -31,6 +32,7 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from dataparsers.body25 import BODY25_MIRROR
+from ghnerf_ns.keypoints.bone_bounds import within_bone_bounds
 from ghnerf_ns.keypoints.pair_naming import side_blind_pair_keypoints
 from ghnerf_ns.keypoints.peaks2d import extract_keypoints_2d
 from ghnerf_ns.keypoints.robust_triangulation import triangulate_robust
@@ -80,17 +82,23 @@ def triangulate_source_views(
     threshold: float,
     sides: SourceViewSides = "body-frame",
     box: Optional[Float[Tensor, "2 3"]] = None,
+    bone_bounds: bool = False,
 ) -> Tuple[Float[Tensor, "num_joints 4"], Bool[Tensor, " num_joints"]]:
     """3D joints ``(x, y, z, score)`` and validity from per-view 2D keypoints (pixels): the consensus triangulation;
     with a ``box`` (the person's, world frame) a joint outside it is not found (a wrong match that the views agreed
-    on); then, for ``sides="body-frame"``, the body frame names every left/right pair from the joints kept (the
-    views' vote stands where no body frame can be formed). ``keypoints`` of a pair may carry arbitrary labels for
-    ``body-frame``."""
+    on); with ``bone_bounds`` a joint too far from every point of its parent joint is not found either
+    (:mod:`~ghnerf_ns.keypoints.bone_bounds`); then, for ``sides="body-frame"``, the body frame names every left/right
+    pair from the joints kept (the views' vote stands where no body frame can be formed). ``keypoints`` of a pair may
+    carry arbitrary labels for ``body-frame``."""
     if sides not in ("body-frame", "vote"):
         raise ValueError(f"--pipeline.model.source-view-sides must be 'body-frame' or 'vote', got {sides!r}")
     points, valid = triangulate_robust(keypoints, K, w2c, BODY25_MIRROR, inlier_px, threshold)
     if box is not None:
         valid = valid & inside_box(points[:, :3], box)
+    if bone_bounds:
+        kept = within_bone_bounds(points[:, :3].detach().cpu().double().numpy(), valid.cpu().numpy())
+        valid = torch.from_numpy(kept).to(valid.device)
+    if box is not None or bone_bounds:
         points = torch.where(valid[:, None], points, torch.zeros_like(points))
     if sides == "body-frame":
         named, named_valid, count = name_sides(points.detach().cpu().double().numpy(), valid.cpu().numpy())
@@ -110,15 +118,18 @@ def keypoints_3d_from_source_maps(
     inlier_fraction: float,
     sides: SourceViewSides = "body-frame",
     box: Optional[Float[Tensor, "2 3"]] = None,
+    bone_bounds: bool = False,
 ) -> Optional[Float[Tensor, "num_joints 4"]]:
     """The source-view estimate from pose-head ``maps`` already computed for a set of views (a render's sources):
     ``(x, y, z, valid)`` per joint on the maps' device, or None with fewer than two views (no triangulation).
     ``image_side``: the views' shorter side in pixels (the inlier radius is ``inlier_fraction`` of it). ``box``: the
-    person's 3D box; joints outside it are not found."""
+    person's 3D box; joints outside it are not found. ``bone_bounds``: a joint too far from its parent joint is not
+    found either (:func:`triangulate_source_views`)."""
     if maps.shape[0] < 2:
         return None
     keypoints = keypoints_from_maps(list(maps.detach().cpu()), stride, threshold, side_blind=sides == "body-frame")
     points, valid = triangulate_source_views(
-        keypoints, K.detach().cpu(), w2c.detach().cpu(), inlier_fraction * image_side, threshold, sides, box
-    )
+        keypoints, K.detach().cpu(), w2c.detach().cpu(), inlier_fraction * image_side, threshold, sides, box,
+        bone_bounds,
+    )  # fmt: skip
     return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1).to(maps.device, maps.dtype)

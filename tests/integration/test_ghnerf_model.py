@@ -276,23 +276,25 @@ def test_rendered_keypoints_take_their_sides_from_the_3d_keypoints(tiny_pipeline
 @pytest.mark.parametrize("use_box", [True, False])
 def test_source_view_keypoints_are_bounded_by_the_person_box(tiny_pipeline, monkeypatch, use_box):
     """source-view-box: the source-view 3D keypoints of a render are triangulated within that render's person box
-    (the target's), and without the option nothing bounds them."""
+    (the target's), and without the option nothing bounds them; source-view-bone-bounds is passed on as set."""
     import ghnerf_ns.keypoints.source_view_keypoints as source_view_keypoints
 
     model = tiny_pipeline.model
     monkeypatch.setattr(model.config, "source_view_box", use_box)
-    boxes = []
+    monkeypatch.setattr(model.config, "source_view_bone_bounds", not use_box)
+    boxes, bones = [], []
     triangulate = source_view_keypoints.keypoints_3d_from_source_maps
 
     def spy(*args, **kwargs):
         boxes.append(args[8])
+        bones.append(args[9])
         return triangulate(*args, **kwargs)
 
     monkeypatch.setattr(source_view_keypoints, "keypoints_3d_from_source_maps", spy)
     model._encode_cache.clear()  # encode the sources again rather than reuse an earlier test's encoding
     camera, _ = next(iter(tiny_pipeline.datamanager.fixed_indices_eval_dataloader))
     view = model.prepare_view(camera)
-    assert len(boxes) == 1
+    assert len(boxes) == 1 and bones == [not use_box]
     if use_box:
         torch.testing.assert_close(boxes[0], view.target.box)
     else:

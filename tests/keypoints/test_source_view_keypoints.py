@@ -70,3 +70,27 @@ def test_box_drops_a_joint_that_two_views_agree_on_off_the_body(sides):
     assert torch.equal(boxed_valid[others], loose_valid[others])
     kept = others & boxed_valid
     torch.testing.assert_close(boxed[kept], loose[kept])
+
+
+def test_bone_bounds_drop_a_hand_taken_for_a_foot():
+    """Every view puts the left foot's three points on the right hand (a pose head firing on the wrong limb end):
+    the views agree, so the consensus finds them there. With ``bone_bounds`` they are not found, being far from both
+    ankles, and every other joint is named and placed as before."""
+    joints = _person_in_ring(2)
+    K, w2c = _rig(12)
+    observed = joints.copy()
+    foot = [BODY25_JOINTS.index(n) for n in ("LBigToe", "LSmallToe", "LHeel")]
+    hand = observed[BODY25_JOINTS.index("RWrist")]
+    observed[foot] = hand + np.array([[0.0, 0.0, 0.0], [0.03, 0.0, 0.0], [0.0, 0.03, 0.0]])
+    uv = _project(torch.from_numpy(observed), K, w2c)
+    keypoints = torch.cat([uv, torch.full_like(uv[..., :1], 0.8)], dim=-1)
+    truth = torch.from_numpy(joints)
+    loose, loose_valid = triangulate_source_views(keypoints, K, w2c, 4.0, 0.1)
+    assert loose_valid[foot].all()
+    assert (torch.linalg.norm(loose[foot, :3] - truth[foot], dim=-1) > 0.3).all()
+    bounded, valid = triangulate_source_views(keypoints, K, w2c, 4.0, 0.1, bone_bounds=True)
+    others = torch.ones(25, dtype=torch.bool)
+    others[foot] = False
+    assert torch.equal(valid, others)
+    assert torch.all(bounded[foot] == 0)
+    torch.testing.assert_close(bounded[others, :3], truth[others], atol=5e-3, rtol=0)
