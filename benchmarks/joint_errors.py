@@ -18,7 +18,7 @@ mean offset in the body frame. Prints ns-eval's PSNR, SSIM, heatmap MSE and pool
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 SUMMARY = (
     ("PSNR", "psnr", ".2f"),
@@ -84,6 +84,14 @@ def config_update(args: argparse.Namespace) -> Callable:
     return update
 
 
+def _found(frames: Sequence[Any]) -> str:
+    """``found/known (share)`` over :class:`~ghnerf_ns.keypoints.error_analysis.FrameKeypoints3D` rows: the joints
+    with ground truth that the estimate found (a lower error bought by finding fewer joints shows here)."""
+    known = sum(int((f.gt[:, 3] > 0).sum()) for f in frames)
+    found = sum(int(((f.gt[:, 3] > 0) & f.pred_valid).sum()) for f in frames)
+    return f"{found}/{known} ({found / max(known, 1):.0%})"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_run_arguments(__doc__, argv)
 
@@ -118,6 +126,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         + ", ".join(f"{name} {pooled.get(key, float('nan')):{fmt}}" for name, key, fmt in SUMMARY)
         + "\n\n"
         + format_joint_table(tables, list(estimates))
+        + "\n\njoints found (of those with ground truth): "
+        + ", ".join(f"{kind} {_found(frames_of_kind)}" for kind, frames_of_kind in estimates.items())
     )
     print_and_write(text, args.out)
 

@@ -9,9 +9,11 @@ nothing is trained or tuned on it. The script runs
    triangulated from all cameras' keypoints),
 3. ``ghnerf-keypoints`` (the model's 3D keypoints of every frame),
 
-prints the figures, and draws ``real_person.png``: each camera of one frame at full resolution with the model's 3D
-keypoints projected through the calibration (magenta: person's left, cyan: right) and the capture's own keypoints
-(white crosses).
+prints the figures and, over every frame (and fold), the error of each joint of the model's 3D keypoints with its
+left/right swap rate and side-blind error (:func:`joint_frames`; a model that finds the limbs but names their sides
+wrongly shows a side-blind error far below its ``mpjpe_3d``), and draws ``real_person.png``: each camera of one frame
+at full resolution with the model's 3D keypoints projected through the calibration (magenta: person's left, cyan:
+right) and the capture's own keypoints (white crosses).
 
     python benchmarks/real_person.py --load-config RUN/config.yml --capture data/p2s_single --work-dir /tmp/real \\
         --input-views 0 -1 2 --test-views 1 -1 2
@@ -29,7 +31,7 @@ import argparse
 import json
 import subprocess
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import yaml
@@ -115,6 +117,62 @@ def pool_folds(folds: Sequence[Dict[str, Optional[float]]]) -> Dict[str, float]:
     return pooled
 
 
+def joint_frames(capture: Path, keypoint_files: Sequence[Path], reference: Optional[Callable] = None) -> List:
+    """One :class:`~ghnerf_ns.keypoints.error_analysis.FrameKeypoints3D` per ``ghnerf-keypoints`` file (the model's
+    estimate against ``reference(stem)``: by default the capture's keypoints of all its cameras, undistorted and
+    triangulated as ``mpjpe_3d``'s reference is)."""
+    from ghnerf_ns.keypoints.error_analysis import FrameKeypoints3D
+
+    reference = reference or _capture_reference(capture)
+    frames = []
+    for path in keypoint_files:
+        doc = json.loads(path.read_text())
+        estimate = doc[doc["model_estimate"]]
+        stem = path.name[: -len("_keypoints3d.json")]
+        gt = np.asarray(reference(stem), np.float64)
+        frames.append(FrameKeypoints3D(np.asarray(estimate["xyz"], float), np.asarray(estimate["valid"], bool), gt))
+    return frames
+
+
+def _capture_reference(capture: Path) -> Callable:
+    """``stem -> (25, 4)`` joints of every camera's keypoints (undistorted, DLT; validity in column 3)."""
+    import torch
+
+    from dataparsers.openpose_json import read_openpose_json
+    from ghnerf_ns.data.image_loading import undistort_keypoints
+    from ghnerf_ns.keypoints.keypoints3d import triangulated_keypoints
+    from ghnerf_ns.teacher.capture import keypoint_path, read_rig, sequence_cameras
+
+    rig = read_rig(capture)
+    cameras = sequence_cameras(capture, rig)
+
+    def reference(stem: str) -> np.ndarray:
+        keypoints, Ks, w2cs = [], [], []
+        for c in cameras:
+            kp = undistort_keypoints(read_openpose_json(keypoint_path(capture, c, stem)), rig.K[c], rig.dist[c])
+            w2c = np.eye(4)
+            w2c[:3] = np.asarray(rig.w2c[c], np.float64)[:3]
+            keypoints.append(torch.from_numpy(np.asarray(kp, np.float64)))
+            Ks.append(torch.from_numpy(np.asarray(rig.K[c], np.float64)))
+            w2cs.append(torch.from_numpy(w2c))
+        points, valid = triangulated_keypoints(keypoints, Ks, w2cs, 0.1)
+        return np.concatenate([points[:, :3].numpy(), valid[:, None].numpy()], axis=1)
+
+    return reference
+
+
+def _print_joint_table(capture: Path, keypoint_files: Sequence[Path]) -> None:
+    from ghnerf_ns.keypoints.error_analysis import format_joint_table, joint_error_table
+
+    frames = joint_frames(capture, keypoint_files)
+    if not frames:
+        return
+    table = joint_error_table(frames)
+    print(f"\nper joint, {len(frames)} frame estimates: mpjpe {table.mpjpe_mm:.0f} mm, side-blind "
+          f"{table.side_blind_mpjpe_mm:.0f} mm, left/right swapped {table.overall_swap_rate:.0%}")  # fmt: skip
+    print(format_joint_table([table], ["model"]))
+
+
 def _camera_count(capture: Path) -> int:
     from ghnerf_ns.teacher.capture import read_rig, sequence_cameras
 
@@ -176,6 +234,7 @@ def main() -> None:
     if not args.leave_one_out:
         views = ["--input-views", *map(str, args.input_views), "--test-views", *map(str, args.test_views)]
         _evaluate(args, capture, args.work_dir, views)
+        _print_joint_table(capture, sorted((args.work_dir / "keypoints").glob("*/*_keypoints3d.json")))
         return
     num_cameras = _camera_count(capture)
     if num_cameras < 3:
@@ -188,6 +247,7 @@ def main() -> None:
         folds.append(_evaluate(args, capture, args.work_dir / f"fold_{test}", views))
         names.append(str(test))
     _print_folds(names, folds)
+    _print_joint_table(capture, sorted(args.work_dir.glob("fold_*/keypoints/*/*_keypoints3d.json")))
 
 
 if __name__ == "__main__":

@@ -41,3 +41,41 @@ def test_pool_folds_image_weights_and_unscored_metrics(rp):
 def test_pool_folds_skips_a_metric_a_fold_lacks(rp):
     pooled = rp.pool_folds([{"psnr": 20.0, "pck": 0.5, "pck_num_joints": 4}, {"psnr": 24.0}])
     assert pooled == {"psnr": 22.0}
+
+
+def test_joint_frames_reads_the_model_estimate_of_each_frame(rp, tmp_path):
+    """Each ghnerf-keypoints file gives one frame: its model estimate (here the source-view one) against the reference
+    of its frame stem. A right/left wrist pair named the wrong way round shows as swapped, with no side-blind error."""
+    import json
+
+    import numpy as np
+
+    from dataparsers.body25 import joint_index
+    from ghnerf_ns.keypoints.error_analysis import joint_error_table
+
+    truth = np.zeros((25, 4))
+    truth[:, 0] = np.arange(25) * 0.1
+    truth[:, 3] = 1.0
+    pred = truth[:, :3].copy()
+    r, left = joint_index("RWrist"), joint_index("LWrist")
+    pred[[r, left]] = pred[[left, r]]
+    valid = [True] * 25
+    valid[joint_index("Nose")] = False
+    doc = {"model_estimate": "source_views", "source_views": {"xyz": pred.tolist(), "valid": valid},
+           "volumetric": {"xyz": np.zeros((25, 3)).tolist(), "valid": [True] * 25}}  # fmt: skip
+    path = tmp_path / "p" / "000040_keypoints3d.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(doc))
+    stems = []
+
+    def reference(stem):
+        stems.append(stem)
+        return truth
+
+    (frame,) = rp.joint_frames(tmp_path, [path], reference)
+    assert stems == ["000040"]
+    np.testing.assert_array_equal(frame.pred, pred)
+    assert not frame.pred_valid[joint_index("Nose")] and frame.pred_valid.sum() == 24
+    table = joint_error_table([frame])
+    assert table.swap_rate[r] == 1.0 and table.side_blind_mm[r] == 0.0
+    assert table.mpjpe_mm == pytest.approx(2 * 0.3 * 1000 / 24)  # the wrists are 3 joints (0.3 m) apart

@@ -37,6 +37,12 @@ def test_joint_errors_table_for_a_chosen_step_and_frame(tiny_run: Path, tmp_path
     # the ghnerf-tiny preset has the pose head: volumetric, source-view and triangulated estimates, 3 columns each
     assert estimates == ["volumetric", "source-views", "triangulated"], header
     assert rows[-1].startswith("| **MPJPE** | **") and len(rows[-1].split("|")) == len(header.split("|")) == 13
+    # joints found per estimate, out of the frame's joints with ground truth (25 per rendered view's estimate)
+    found = re.search(r"joints found \(of those with ground truth\): volumetric (\d+)/(\d+) \(\d+%\), "
+                      r"source-views (\d+)/(\d+) \(\d+%\), triangulated (\d+)/(\d+) \(\d+%\)", text)  # fmt: skip
+    assert found, text[-500:]
+    counts = [int(n) for n in found.groups()]
+    assert all(0 <= counts[i] <= counts[i + 1] for i in (0, 2, 4)) and counts[1] == counts[3] > 0
 
 
 def test_joint_errors_names_a_missing_config_or_step(tiny_run: Path, tmp_path: Path) -> None:
