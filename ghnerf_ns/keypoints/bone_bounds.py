@@ -2,10 +2,10 @@
 
 Why: a 2D pose head trained on synthetic people can fire on the wrong body part in every view at once (a hand taken
 for a foot on a photographed person: both are small limb ends), and the views then agree on it, so the consensus
-triangulation keeps it. On Pose2Sim's real trial this put foot points 0.3-1.1 m from the person's feet in most frames,
-and the toes, being the feet's forward cue, turned the body frame's left axis with them (benchmarks/README.md,
-"Bones that cannot be that long"). A joint that lies farther from every point of its parent (the two side-blind points
-of a left/right parent: its labels are not known yet) than :data:`BONE_BOUNDS_M` allows is therefore not found.
+triangulation keeps it. On Pose2Sim's real trial this put foot points 0.3-1.1 m from the person's feet in most frames
+(benchmarks/README.md, "Bones that cannot be that long"). A joint that lies farther from every point of its parent
+(the two side-blind points of a left/right parent: its labels are not known yet) than :data:`BONE_BOUNDS_M` allows is
+therefore not found.
 
 Each bound is the longest such bone among ``ghnerf-synth``'s training people (60 procedural and 60 Anny people of the
 demo's kinds, every frame: :data:`LONGEST_BONE_M`) plus a margin for the estimate's own error, about 0.1 m per joint
