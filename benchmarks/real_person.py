@@ -136,27 +136,18 @@ def joint_frames(capture: Path, keypoint_files: Sequence[Path], reference: Optio
 
 def _capture_reference(capture: Path) -> Callable:
     """``stem -> (25, 4)`` joints of every camera's keypoints (undistorted, DLT; validity in column 3)."""
-    import torch
-
     from dataparsers.openpose_json import read_openpose_json
-    from ghnerf_ns.data.image_loading import undistort_keypoints
-    from ghnerf_ns.keypoints.keypoints3d import triangulated_keypoints
+    from ghnerf_ns.keypoints.keypoints3d import triangulated_annotations
     from ghnerf_ns.teacher.capture import keypoint_path, read_rig, sequence_cameras
 
     rig = read_rig(capture)
     cameras = sequence_cameras(capture, rig)
 
     def reference(stem: str) -> np.ndarray:
-        keypoints, Ks, w2cs = [], [], []
-        for c in cameras:
-            kp = undistort_keypoints(read_openpose_json(keypoint_path(capture, c, stem)), rig.K[c], rig.dist[c])
-            w2c = np.eye(4)
-            w2c[:3] = np.asarray(rig.w2c[c], np.float64)[:3]
-            keypoints.append(torch.from_numpy(np.asarray(kp, np.float64)))
-            Ks.append(torch.from_numpy(np.asarray(rig.K[c], np.float64)))
-            w2cs.append(torch.from_numpy(w2c))
-        points, valid = triangulated_keypoints(keypoints, Ks, w2cs, 0.1)
-        return np.concatenate([points[:, :3].numpy(), valid[:, None].numpy()], axis=1)
+        views = [
+            (read_openpose_json(keypoint_path(capture, c, stem)), rig.K[c], rig.dist[c], rig.w2c[c]) for c in cameras
+        ]
+        return triangulated_annotations(views).numpy()
 
     return reference
 

@@ -211,19 +211,31 @@ def annotated_joints3d(
     undistorted into each camera's pinhole model at native resolution. Returns ``(x, y, z, validity)``; validity is 1
     for joints seen confidently in at least two cameras, else 0 (excluded from MPJPE).
     """
+    views = [
+        (read_keypoints(index, row), index.K[row], index.dist[row], index.w2c[row])
+        for index in indices
+        for row in range(len(index))
+        if index.subjects[int(index.subject_idx[row])] == subject and int(index.frame[row]) == int(frame)
+    ]
+    return triangulated_annotations(views, min_confidence).float()
+
+
+def triangulated_annotations(
+    views: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], min_confidence: float = 0.1
+) -> Float[Tensor, "num_joints 4"]:
+    """DLT of annotated 2D keypoints, one ``(keypoints [J, 3] in distorted pixels, K, dist, w2c [3, 4] or [4, 4])`` per
+    camera: each view's keypoints undistorted into its pinhole model, then :func:`triangulated_keypoints`. Returns
+    float64 ``(x, y, z, validity)`` (validity 1 where at least two cameras see the joint confidently)."""
     keypoints, Ks, w2cs = [], [], []
-    for index in indices:
-        for row in range(len(index)):
-            if index.subjects[int(index.subject_idx[row])] != subject or int(index.frame[row]) != int(frame):
-                continue
-            kp = undistort_keypoints(read_keypoints(index, row), index.K[row], index.dist[row])
-            w2c = np.eye(4, dtype=np.float64)
-            w2c[:3] = index.w2c[row]
-            keypoints.append(torch.from_numpy(np.asarray(kp, np.float64)))
-            Ks.append(torch.from_numpy(index.K[row].astype(np.float64)))
-            w2cs.append(torch.from_numpy(w2c))
+    for kp, K, dist, w2c in views:
+        kp = undistort_keypoints(kp, K, dist)
+        full = np.eye(4, dtype=np.float64)
+        full[:3] = np.asarray(w2c, np.float64)[:3]
+        keypoints.append(torch.from_numpy(np.asarray(kp, np.float64)))
+        Ks.append(torch.from_numpy(np.asarray(K, np.float64)))
+        w2cs.append(torch.from_numpy(full))
     points, valid = triangulated_keypoints(keypoints, Ks, w2cs, min_confidence)
-    return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1).float()
+    return torch.cat([points[:, :3], valid[:, None].to(points.dtype)], dim=-1)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import pytest
 from dataparsers.body25 import BODY25_MIRROR, joint_index
 from ghnerf_ns.keypoints.bone_bounds import BONE_BOUNDS_M, BONE_MARGIN_M, LONGEST_BONE_M, within_bone_bounds
 from ghnerf_ns.synth.skeleton import pose_at, sample_body_shape, sample_motion
+from tests.keypoints.test_side_assignment import _placed
 
 
 def test_bounds_add_the_margin_or_half_the_bone():
@@ -19,14 +20,6 @@ def test_bounds_add_the_margin_or_half_the_bone():
     for child, parent in LONGEST_BONE_M:
         if parent.startswith("R"):
             assert order.index(parent) < order.index(child)
-
-
-def _placed(points: dict) -> tuple:
-    positions, valid = np.zeros((25, 3)), np.zeros(25, bool)
-    for name, point in points.items():
-        positions[joint_index(name)] = point
-        valid[joint_index(name)] = True
-    return positions, valid
 
 
 def test_a_foot_point_far_from_both_ankles_is_dropped_labels_ignored():
